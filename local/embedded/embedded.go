@@ -1,0 +1,76 @@
+// Package embedded runs FerretDB in-process on SQLite, so that the local
+// server and the tests speak the MongoDB wire protocol without installing a
+// database. Function binaries never import it (DESIGN.md §2).
+//
+// It is a development store (DESIGN.md §10): clients of it must use a
+// one-connection pool (mongodb.Connect with embedded=true), and only one
+// process may write to a data directory at a time.
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// newMu serialises ferretdb.New, which writes a package global of FerretDB's:
+// two stores started at once in one process trip the race detector.
+var newMu sync.Mutex
+
+// Store is a running embedded FerretDB.
+type Store struct {
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start runs FerretDB with its SQLite files under dir (created if missing)
+// and a TCP listener on a free loopback port. Close stops it.
+func Start(ctx context.Context, dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded.Start: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded.Start: %w", err)
+	}
+	// FerretDB logs every error reply as a warning with a wire dump; the
+	// errors it returns are handled by the caller.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+
+	newMu.Lock()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+		Logger:    log,
+	})
+	newMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("embedded.Start: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Store{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = f.Run(runCtx)
+	}()
+	// MongoDBURI blocks until Run has bound the listener.
+	s.uri = f.MongoDBURI()
+	return s, nil
+}
+
+// URI is the mongodb:// connection string of the store.
+func (s *Store) URI() string { return s.uri }
+
+// Close stops the store and waits for it to release its files.
+func (s *Store) Close() {
+	s.cancel()
+	<-s.done
+}
