@@ -1,0 +1,172 @@
+// Package serve starts Realm IAM functions: it reads the configuration, builds
+// the expensive shared pieces once (database client, realm cache, signing
+// keys, the routed spec) and serves the functions' operations.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/realmiam/realmiam"
+	"github.com/realmiam/realmiam/shared/access"
+	"github.com/realmiam/realmiam/shared/mongodb"
+	"github.com/realmiam/realmiam/shared/openapi"
+	"github.com/realmiam/realmiam/shared/password"
+	"github.com/realmiam/realmiam/shared/tenant"
+	"github.com/realmiam/realmiam/shared/token"
+)
+
+// Deps are what every function is built from.
+type Deps struct {
+	Config Config
+	Log    *slog.Logger
+	Now    func() time.Time
+	Client *mongo.Client
+	Core   *mongo.Database
+	Realms *tenant.Resolver
+	Keys   *token.Keys
+	Tokens *token.Service
+	Hasher *password.Hasher
+}
+
+// NewDeps builds Deps over a connected client.
+func NewDeps(cfg Config, client *mongo.Client, log *slog.Logger) (*Deps, error) {
+	if len(cfg.MasterKey) != 32 {
+		return nil, errors.New("serve: IAM_MASTER_KEY is required (32 bytes, base64)")
+	}
+	d := &Deps{Config: cfg, Log: log, Now: time.Now, Client: client, Core: client.Database(cfg.CoreDB)}
+	d.Realms = tenant.NewResolver(d.Core, d.Now)
+	keys, err := token.NewKeys(d.RealmDB, cfg.MasterKey, d.Now)
+	if err != nil {
+		return nil, err
+	}
+	d.Keys = keys
+	d.Tokens = token.NewService(keys, cfg.PublicURL, d.Now)
+	d.Hasher, err = password.NewHasher(cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// RealmDB is the database of realm id.
+func (d *Deps) RealmDB(id string) *mongo.Database { return tenant.DB(d.Client, id) }
+
+// Function is one entity group's handlers.
+type Function interface {
+	Operations() map[string]openapi.HandlerFunc
+}
+
+// Handler serves fns through the OpenAPI pipeline, plus GET /healthz.
+func Handler(d *Deps, fns ...Function) (http.Handler, error) {
+	handlers := map[string]openapi.HandlerFunc{}
+	for _, f := range fns {
+		for id, h := range f.Operations() {
+			if _, dup := handlers[id]; dup {
+				return nil, fmt.Errorf("serve: operation %s is served twice", id)
+			}
+			handlers[id] = h
+		}
+	}
+	guard := &access.Guard{Realms: d.Realms, Tokens: d.Tokens}
+	api, err := openapi.NewHandler(openapi.Config{
+		Spec:     realmiam.Spec,
+		Handlers: handlers,
+		Guard:    guard.Check,
+		Log:      d.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	mux.Handle("/", api)
+	return mux, nil
+}
+
+// NewLogger is the JSON logger every process uses.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// Main runs one function as its own process: plain HTTP on PORT (OpenFaaS
+// of-watchdog in http mode, containers). It needs MONGODB_URI and
+// IAM_MASTER_KEY; function binaries never embed a database.
+func Main(newFn func(*Deps) (Function, error)) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, newFn); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, newFn func(*Deps) (Function, error)) error {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.MongoURI == "" {
+		return errors.New("serve: MONGODB_URI is required")
+	}
+	log := NewLogger(os.Stderr, cfg.LogLevel)
+	client, err := mongodb.Connect(ctx, cfg.MongoURI, false)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }()
+	d, err := NewDeps(cfg, client, log)
+	if err != nil {
+		return err
+	}
+	fn, err := newFn(d)
+	if err != nil {
+		return err
+	}
+	h, err := Handler(d, fn)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "addr", ln.Addr().String())
+	return Serve(ctx, ln, h)
+}
+
+// Serve serves h on ln until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
