@@ -1,0 +1,383 @@
+// Package accounts serves a realm's accounts: create, list, read, update,
+// delete, and the administrator's password set. Accounts are identified by
+// email, stored trimmed and lower-cased, unique per realm.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/realmiam/realmiam/shared/mongodb"
+	"github.com/realmiam/realmiam/shared/openapi"
+	"github.com/realmiam/realmiam/shared/password"
+	"github.com/realmiam/realmiam/shared/problem"
+	"github.com/realmiam/realmiam/shared/serve"
+	"github.com/realmiam/realmiam/shared/tenant"
+)
+
+// MaxAttributes bounds an account's attributes.
+const MaxAttributes = 50
+
+// attributeName keeps attribute names safe as document field names: no '.',
+// no leading '$'.
+var attributeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_:-]{0,63}$`)
+
+// Server serves the accounts function.
+type Server struct {
+	db     func(realmID string) *mongo.Database
+	hasher *password.Hasher
+	now    func() time.Time
+}
+
+// New builds the accounts function.
+func New(d *serve.Deps) (*Server, error) {
+	return &Server{db: d.RealmDB, hasher: d.Hasher, now: d.Now}, nil
+}
+
+// Operations maps operationIds to handlers.
+func (s *Server) Operations() map[string]openapi.HandlerFunc {
+	return map[string]openapi.HandlerFunc{
+		"createAccount":      s.createAccount,
+		"listAccounts":       s.listAccounts,
+		"getAccount":         s.getAccount,
+		"updateAccount":      s.updateAccount,
+		"deleteAccount":      s.deleteAccount,
+		"setAccountPassword": s.setAccountPassword,
+	}
+}
+
+// Account is the stored account. PasswordHash never leaves this package's
+// responses (see view).
+type Account struct {
+	ID           string            `bson:"_id"`
+	Email        string            `bson:"email"`
+	PasswordHash string            `bson:"passwordHash"`
+	Enabled      bool              `bson:"enabled"`
+	Attributes   map[string]string `bson:"attributes"`
+	CreatedAt    time.Time         `bson:"createdAt"`
+	UpdatedAt    time.Time         `bson:"updatedAt"`
+}
+
+type accountView struct {
+	ID         string            `json:"id"`
+	Email      string            `json:"email"`
+	Enabled    bool              `json:"enabled"`
+	Attributes map[string]string `json:"attributes"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	UpdatedAt  time.Time         `json:"updatedAt"`
+}
+
+func view(a *Account) accountView {
+	attrs := a.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	return accountView{ID: a.ID, Email: a.Email, Enabled: a.Enabled, Attributes: attrs,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+// NormalizeEmail is the stored form of an email: trimmed and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// NewAccount is the input of Create.
+type NewAccount struct {
+	Email      string
+	Password   string
+	Enabled    bool
+	Attributes map[string]string
+}
+
+// Create stores a new account in db after checking its password against
+// policy. Errors: Invalid (weak password, bad attribute name), Conflict (code
+// duplicate_email).
+func Create(ctx context.Context, db *mongo.Database, h *password.Hasher, policy password.Policy, now time.Time, in NewAccount) (*Account, error) {
+	if err := checkAttributeNames(in.Attributes); err != nil {
+		return nil, err
+	}
+	if err := policy.Check("password", in.Password); err != nil {
+		return nil, err
+	}
+	hash, err := h.Hash(in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("accounts.Create: %w", err)
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	a := &Account{
+		ID:           mongodb.NewID(),
+		Email:        NormalizeEmail(in.Email),
+		PasswordHash: hash,
+		Enabled:      in.Enabled,
+		Attributes:   in.Attributes,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	if a.Attributes == nil {
+		a.Attributes = map[string]string{}
+	}
+	if _, err := db.Collection("accounts").InsertOne(ctx, a); err != nil {
+		if mongodb.IsDuplicate(err) {
+			return nil, &problem.Error{Kind: problem.Conflict, Code: "duplicate_email",
+				Detail: "An account with this email already exists in this realm.",
+				Fields: []problem.FieldError{{Field: "email", Reason: "already in use"}}}
+		}
+		return nil, fmt.Errorf("accounts.Create: %w", mongodb.Map(err))
+	}
+	return a, nil
+}
+
+func checkAttributeNames(attrs map[string]string) error {
+	for name := range attrs {
+		if !attributeName.MatchString(name) {
+			return problem.InvalidField("attributes."+name,
+				"attribute names start with a letter and hold up to 64 letters, digits, '_', ':' or '-'")
+		}
+	}
+	return nil
+}
+
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Email      string            `json:"email"`
+		Password   string            `json:"password"`
+		Enabled    *bool             `json:"enabled"`
+		Attributes map[string]string `json:"attributes"`
+	}
+	if err := openapi.Decode(r, &in); err != nil {
+		return err
+	}
+	realm := tenant.From(r.Context())
+	enabled := in.Enabled == nil || *in.Enabled
+	a, err := Create(r.Context(), s.db(realm.ID), s.hasher, realm.Settings.PasswordPolicy, s.now(),
+		NewAccount{Email: in.Email, Password: in.Password, Enabled: enabled, Attributes: in.Attributes})
+	if err != nil {
+		return err
+	}
+	return openapi.Created(w, "/api/realm/"+realm.ID+"/accounts/"+a.ID, view(a))
+}
+
+func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	page, err := mongodb.ParsePage(q)
+	if err != nil {
+		return err
+	}
+	cond := bson.M{}
+	if e := q.Get("email"); e != "" {
+		cond["$eq"] = NormalizeEmail(e)
+	}
+	if p := q.Get("emailPrefix"); p != "" {
+		cond["$regex"] = "^" + regexp.QuoteMeta(NormalizeEmail(p))
+	}
+	if page.After != "" {
+		cond["$gt"] = page.After
+	}
+	filter := bson.M{}
+	if len(cond) > 0 {
+		filter["email"] = cond
+	}
+	realm := tenant.From(r.Context())
+	items, next, err := s.listAccountsByEmail(r.Context(), realm.ID, filter, page.Limit)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Items      []accountView `json:"items"`
+		NextCursor string        `json:"nextCursor,omitempty"`
+	}{Items: items, NextCursor: next}
+	return openapi.JSON(w, http.StatusOK, out)
+}
+
+// listAccountsByEmail returns one page in email order and the cursor of the
+// next page ("" on the last).
+func (s *Server) listAccountsByEmail(ctx context.Context, realmID string, filter bson.M, limit int) ([]accountView, string, error) {
+	opts := options.Find().SetSort(bson.D{{Key: "email", Value: 1}}).SetLimit(int64(limit + 1)).
+		SetProjection(bson.M{"passwordHash": 0})
+	cur, err := s.db(realmID).Collection("accounts").Find(ctx, filter, opts)
+	if err != nil {
+		return nil, "", fmt.Errorf("accounts.list: %w", mongodb.Map(err))
+	}
+	var docs []Account
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, "", fmt.Errorf("accounts.list: %w", mongodb.Map(err))
+	}
+	next := ""
+	if len(docs) > limit {
+		docs = docs[:limit]
+		next = mongodb.EncodeCursor(docs[limit-1].Email)
+	}
+	items := make([]accountView, len(docs))
+	for i := range docs {
+		items[i] = view(&docs[i])
+	}
+	return items, next, nil
+}
+
+func notFound() error {
+	return problem.New(problem.NotFound, "account_not_found", "No account with this id in this realm.")
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) error {
+	realm := tenant.From(r.Context())
+	a, err := s.findAccount(r.Context(), realm.ID, r.PathValue("accountId"))
+	if err != nil {
+		return err
+	}
+	return openapi.JSON(w, http.StatusOK, view(a))
+}
+
+func (s *Server) findAccount(ctx context.Context, realmID, id string) (*Account, error) {
+	var a Account
+	err := s.db(realmID).Collection("accounts").FindOne(ctx, bson.M{"_id": id}).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, notFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("accounts.find: %w", mongodb.Map(err))
+	}
+	return &a, nil
+}
+
+func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Enabled    *bool              `json:"enabled"`
+		Attributes map[string]*string `json:"attributes"`
+	}
+	if err := openapi.Decode(r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	realm := tenant.From(ctx)
+	id := r.PathValue("accountId")
+
+	set := bson.M{"updatedAt": s.now().UTC().Truncate(time.Millisecond)}
+	unset := bson.M{}
+	if in.Enabled != nil {
+		set["enabled"] = *in.Enabled
+	}
+	if len(in.Attributes) > 0 {
+		names := map[string]string{}
+		for k := range in.Attributes {
+			names[k] = ""
+		}
+		if err := checkAttributeNames(names); err != nil {
+			return err
+		}
+		// The attribute count is checked against the stored account; two
+		// concurrent updates may together pass the bound by a little.
+		cur, err := s.findAccount(ctx, realm.ID, id)
+		if err != nil {
+			return err
+		}
+		count := len(cur.Attributes)
+		for k, v := range in.Attributes {
+			_, had := cur.Attributes[k]
+			switch {
+			case v == nil:
+				unset["attributes."+k] = ""
+				if had {
+					count--
+				}
+			default:
+				set["attributes."+k] = *v
+				if !had {
+					count++
+				}
+			}
+		}
+		if count > MaxAttributes {
+			return problem.InvalidField("attributes", fmt.Sprintf("an account holds at most %d attributes", MaxAttributes))
+		}
+	}
+	update := bson.M{"$set": set}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	var a Account
+	err := s.db(realm.ID).Collection("accounts").FindOneAndUpdate(ctx, bson.M{"_id": id}, update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return notFound()
+	}
+	if err != nil {
+		return fmt.Errorf("accounts.update: %w", mongodb.Map(err))
+	}
+	if !a.Enabled {
+		if err := s.revokeRefreshTokens(ctx, realm.ID, id); err != nil {
+			return err
+		}
+	}
+	return openapi.JSON(w, http.StatusOK, view(&a))
+}
+
+func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	realm := tenant.From(ctx)
+	id := r.PathValue("accountId")
+	db := s.db(realm.ID)
+	// Sessions go first, so a crash between the two steps leaves an account
+	// that must sign in again rather than tokens of a deleted account.
+	if _, err := db.Collection("refresh_tokens").DeleteMany(ctx, bson.M{"accountId": id}); err != nil {
+		return fmt.Errorf("accounts.delete: %w", mongodb.Map(err))
+	}
+	res, err := db.Collection("accounts").DeleteOne(ctx, bson.M{"_id": id})
+	if err != nil {
+		return fmt.Errorf("accounts.delete: %w", mongodb.Map(err))
+	}
+	if res.DeletedCount == 0 {
+		return notFound()
+	}
+	return openapi.NoContent(w)
+}
+
+func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := openapi.Decode(r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	realm := tenant.From(ctx)
+	id := r.PathValue("accountId")
+	if err := realm.Settings.PasswordPolicy.Check("password", in.Password); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(in.Password)
+	if err != nil {
+		return fmt.Errorf("accounts.setPassword: %w", err)
+	}
+	res, err := s.db(realm.ID).Collection("accounts").UpdateOne(ctx, bson.M{"_id": id},
+		bson.M{"$set": bson.M{"passwordHash": hash, "updatedAt": s.now().UTC().Truncate(time.Millisecond)}})
+	if err != nil {
+		return fmt.Errorf("accounts.setPassword: %w", mongodb.Map(err))
+	}
+	if res.MatchedCount == 0 {
+		return notFound()
+	}
+	if err := s.revokeRefreshTokens(ctx, realm.ID, id); err != nil {
+		return err
+	}
+	return openapi.NoContent(w)
+}
+
+// revokeRefreshTokens signs the account out everywhere: its refresh tokens
+// stop working. Access tokens run out on their own (DESIGN.md §6).
+func (s *Server) revokeRefreshTokens(ctx context.Context, realmID, accountID string) error {
+	_, err := s.db(realmID).Collection("refresh_tokens").UpdateMany(ctx,
+		bson.M{"accountId": accountID, "revoked": false}, bson.M{"$set": bson.M{"revoked": true}})
+	if err != nil {
+		return fmt.Errorf("accounts.revokeRefreshTokens: %w", mongodb.Map(err))
+	}
+	return nil
+}
