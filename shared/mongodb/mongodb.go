@@ -23,8 +23,9 @@ import (
 
 // Connect creates the process's client and checks the server answers.
 // With embedded=true the pool holds one connection: the embedded store loses
-// concurrent updates otherwise (DESIGN.md §10).
-func Connect(ctx context.Context, uri string, embedded bool) (*mongo.Client, error) {
+// concurrent updates otherwise (DESIGN.md §10). extra options apply last
+// (tests add a command monitor).
+func Connect(ctx context.Context, uri string, embedded bool, extra ...*options.ClientOptions) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetAppName("realmiam").
 		SetServerSelectionTimeout(5 * time.Second).
@@ -32,7 +33,7 @@ func Connect(ctx context.Context, uri string, embedded bool) (*mongo.Client, err
 	if embedded {
 		opts.SetMaxPoolSize(1)
 	}
-	c, err := mongo.Connect(opts)
+	c, err := mongo.Connect(append([]*options.ClientOptions{opts}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("mongodb.Connect: %w", err)
 	}

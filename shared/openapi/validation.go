@@ -21,7 +21,6 @@ func validationProblem(err error) error {
 	var walk func(err error)
 	walk = func(err error) {
 		if me, ok := err.(openapi3.MultiError); ok { // not errors.As: it would unwrap a RequestError and lose its parameter
-
 			for _, e := range me {
 				walk(e)
 			}
@@ -78,9 +77,10 @@ func schemaField(prefix string, err error, re *openapi3filter.RequestError) prob
 			field += path
 		}
 		reason := se.Reason
-		if se.SchemaField == "required" || strings.HasPrefix(reason, "property") {
-			// kin-openapi reports a missing or unknown property on the
-			// parent object; name the property itself.
+		if se.SchemaField == "properties" && strings.HasPrefix(reason, "property") {
+			// kin-openapi reports an unknown property on the parent object
+			// (a missing one already has its name in the path); name the
+			// property itself.
 			if name, ok := quotedName(reason); ok {
 				if field != "" {
 					field += "."

@@ -37,7 +37,7 @@ func ValidID(id string) bool { return idPattern.MatchString(id) }
 
 // CheckCoreDB rejects a core database name that a realm database could take.
 func CheckCoreDB(name string) error {
-	if strings.HasPrefix(name, dbPrefix) {
+	if strings.HasPrefix(strings.ToLower(name), dbPrefix) { // MongoDB names differing only in case collide
 		return fmt.Errorf("IAM_CORE_DB %q must not start with %q: realm databases use that prefix", name, dbPrefix)
 	}
 	return nil
@@ -97,6 +97,7 @@ type Resolver struct {
 
 	mu      sync.Mutex
 	entries map[string]entry
+	gen     uint64 // counts Forget calls
 }
 
 type entry struct {
@@ -125,6 +126,7 @@ func (r *Resolver) Get(ctx context.Context, id string) (*Realm, error) {
 	now := r.now()
 	r.mu.Lock()
 	e, ok := r.entries[id]
+	gen := r.gen
 	r.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		if e.realm == nil {
@@ -140,11 +142,15 @@ func (r *Resolver) Get(ctx context.Context, id string) (*Realm, error) {
 	}
 	found := err == nil
 	r.mu.Lock()
-	r.evictLocked(now)
-	if found {
-		r.entries[id] = entry{realm: &realm, expires: now.Add(r.ttl)}
-	} else {
-		r.entries[id] = entry{expires: now.Add(r.ttl)}
+	// A Forget while the read was in flight means the read may predate a
+	// change made through this process: answer with it, but do not cache it.
+	if r.gen == gen {
+		r.evictLocked(now)
+		if found {
+			r.entries[id] = entry{realm: &realm, expires: now.Add(r.ttl)}
+		} else {
+			r.entries[id] = entry{expires: now.Add(r.ttl)}
+		}
 	}
 	r.mu.Unlock()
 	if !found {
@@ -176,6 +182,7 @@ func (r *Resolver) evictLocked(now time.Time) {
 func (r *Resolver) Forget(id string) {
 	r.mu.Lock()
 	delete(r.entries, id)
+	r.gen++
 	r.mu.Unlock()
 }
 
