@@ -238,7 +238,7 @@ func (s *Server) updateRealm(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("realmId")
 	set := in.Settings.fields()
-	if in.DisplayName != nil && *in.DisplayName != "" {
+	if in.DisplayName != nil {
 		set["displayName"] = *in.DisplayName
 	}
 	set["updatedAt"] = s.now().UTC().Truncate(time.Millisecond)
