@@ -65,12 +65,7 @@ func TestMain(m *testing.M) {
 
 func setup(m *testing.M) (int, error) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "realmiam-tests-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	store, err := embedded.Start(ctx, dir)
+	store, err := embedded.StartTemp(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -24,9 +24,26 @@ var newMu sync.Mutex
 
 // Store is a running embedded FerretDB.
 type Store struct {
-	uri    string
-	cancel context.CancelFunc
-	done   chan struct{}
+	uri     string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	tempDir string // removed by Close; set by StartTemp
+}
+
+// StartTemp is Start in a new temporary directory, which Close removes.
+// Tests use it.
+func StartTemp(ctx context.Context) (*Store, error) {
+	dir, err := os.MkdirTemp("", "realmiam-store-")
+	if err != nil {
+		return nil, fmt.Errorf("embedded.StartTemp: %w", err)
+	}
+	s, err := Start(ctx, dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	s.tempDir = dir
+	return s, nil
 }
 
 // Start runs FerretDB with its SQLite files under dir (created if missing)
@@ -73,4 +90,7 @@ func (s *Store) URI() string { return s.uri }
 func (s *Store) Close() {
 	s.cancel()
 	<-s.done
+	if s.tempDir != "" {
+		_ = os.RemoveAll(s.tempDir)
+	}
 }

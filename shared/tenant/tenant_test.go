@@ -200,7 +200,6 @@ func FuzzDBName(f *testing.F) {
 // first test that needs it.
 var store struct {
 	once   sync.Once
-	dir    string
 	db     *embedded.Store
 	client *mongo.Client
 	err    error
@@ -214,9 +213,6 @@ func TestMain(m *testing.M) {
 	if store.db != nil {
 		store.db.Close()
 	}
-	if store.dir != "" {
-		_ = os.RemoveAll(store.dir)
-	}
 	os.Exit(code)
 }
 
@@ -225,10 +221,7 @@ func coreDB(t *testing.T) *mongo.Database {
 	t.Helper()
 	store.once.Do(func() {
 		ctx := context.Background()
-		if store.dir, store.err = os.MkdirTemp("", "realmiam-tenant-"); store.err != nil {
-			return
-		}
-		if store.db, store.err = embedded.Start(ctx, store.dir); store.err != nil {
+		if store.db, store.err = embedded.StartTemp(ctx); store.err != nil {
 			return
 		}
 		store.client, store.err = mongodb.Connect(ctx, store.db.URI(), true)

@@ -42,13 +42,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "token-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	store, err := embedded.Start(ctx, dir)
+	store, err := embedded.StartTemp(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
