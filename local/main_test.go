@@ -57,6 +57,7 @@ func TestLocalServerFirstStartAndRestart(t *testing.T) {
 	}
 	res, body := get("/healthz")
 	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.JSONEq(t, `{"status":"ok"}`, string(body))
 	res, body = get("/openapi.yaml")
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	require.True(t, strings.HasPrefix(string(body), "openapi: 3.0.3"))
