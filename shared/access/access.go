@@ -6,13 +6,25 @@
 // the accounts of the system realm, who may act on every realm. A realm's own
 // accounts are authenticated on their realm's endpoints but may not call
 // admin operations (403); their tokens are not accepted by other realms (401).
+//
+// A token only authenticates while its account exists and is enabled: the
+// guard reads the account on every protected request, so disabling or
+// deleting an administrator takes effect at once, as in IAM.
 package access
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/openapi"
 	"github.com/realmiam/realmiam/shared/problem"
 	"github.com/realmiam/realmiam/shared/tenant"
@@ -38,6 +50,7 @@ func PrincipalFrom(ctx context.Context) *Principal {
 type Guard struct {
 	Realms *tenant.Resolver
 	Tokens *token.Service
+	DB     func(realmID string) *mongo.Database
 }
 
 // Check resolves, authenticates and authorizes r for op. Errors: NotFound
@@ -94,7 +107,31 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 	if err != nil {
 		return nil, err
 	}
+	// Access tokens from sign-in are issued for their realm (aud).
+	if !slices.Contains(claims.Audience, realm) {
+		return nil, invalidToken("The access token was not issued for this API.")
+	}
+	if err := g.checkAccount(ctx, realm, claims.Subject); err != nil {
+		return nil, err
+	}
 	return &Principal{Realm: realm, AccountID: claims.Subject, Claims: claims}, nil
+}
+
+// checkAccount refuses tokens of accounts that were deleted or disabled
+// after the token was issued.
+func (g *Guard) checkAccount(ctx context.Context, realm, accountID string) error {
+	var a struct {
+		Enabled bool `bson:"enabled"`
+	}
+	err := g.DB(realm).Collection("accounts").FindOne(ctx, bson.M{"_id": accountID},
+		options.FindOne().SetProjection(bson.M{"enabled": 1})).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !a.Enabled) {
+		return invalidToken("The account of this access token is disabled or deleted.")
+	}
+	if err != nil {
+		return fmt.Errorf("access.checkAccount: %w", mongodb.Map(err))
+	}
+	return nil
 }
 
 func invalidToken(detail string) error {
@@ -103,8 +140,13 @@ func invalidToken(detail string) error {
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header.
+// A request with more than one Authorization header has none that counts.
 func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
+	hs := r.Header.Values("Authorization")
+	if len(hs) != 1 {
+		return "", false
+	}
+	h := hs[0]
 	scheme, raw, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -79,7 +79,7 @@ func Handler(d *Deps, fns ...Function) (http.Handler, error) {
 			handlers[id] = h
 		}
 	}
-	guard := &access.Guard{Realms: d.Realms, Tokens: d.Tokens}
+	guard := &access.Guard{Realms: d.Realms, Tokens: d.Tokens, DB: d.RealmDB}
 	api, err := openapi.NewHandler(openapi.Config{
 		Spec:     realmiam.Spec,
 		Handlers: handlers,
@@ -89,13 +89,16 @@ func Handler(d *Deps, fns ...Function) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	mux.Handle("/", api)
-	return mux, nil
+	// No http.ServeMux: it answers unclean paths ("//", "..") with a
+	// redirect; the API answers them with problem+json.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" && r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+			return
+		}
+		api.ServeHTTP(w, r)
+	}), nil
 }
 
 // NewLogger is the JSON logger every process uses.
