@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/mail"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/realmiam/realmiam/shared/email"
 	"github.com/realmiam/realmiam/shared/problem"
 )
 
@@ -99,16 +99,8 @@ func FormatValidators() []openapi3.SchemaValidationOption {
 
 type emailFormat struct{}
 
-// Validate accepts a bare addr-spec (no display name, no angle brackets) with
-// a domain part. Surrounding white space is allowed: handlers trim emails.
 func (emailFormat) Validate(s string) error {
-	s = strings.TrimSpace(s)
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return errors.New("must be an email address")
-	}
-	at := strings.LastIndexByte(s, '@')
-	if at < 1 || at == len(s)-1 {
+	if !email.Valid(s) {
 		return errors.New("must be an email address")
 	}
 	return nil
@@ -218,7 +210,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := requestID(r)
 	rec := &recorder{ResponseWriter: w}
-	rec.Header().Set("X-Request-Id", rid)
+	h0 := rec.Header()
+	h0.Set("X-Request-Id", rid)
+	// API responses carry account data and tokens: no caching unless a
+	// handler says otherwise (JWKS does), and no content sniffing.
+	h0.Set("Cache-Control", "no-store")
+	h0.Set("X-Content-Type-Options", "nosniff")
 	op, err := h.serve(rec, r)
 	if err == nil && !rec.wrote {
 		err = fmt.Errorf("handler %s wrote no response", op.ID)
