@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/realmiam/realmiam/shared/email"
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/openapi"
 	"github.com/realmiam/realmiam/shared/password"
@@ -85,11 +85,6 @@ func view(a *Account) accountView {
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
-// NormalizeEmail is the stored form of an email: trimmed and lower-cased.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
 // NewAccount is the input of Create.
 type NewAccount struct {
 	Email      string
@@ -98,10 +93,13 @@ type NewAccount struct {
 	Attributes map[string]string
 }
 
-// Create stores a new account in db after checking its password against
-// policy. Errors: Invalid (weak password, bad attribute name), Conflict (code
-// duplicate_email).
+// Create stores a new account in db after checking its email, and its
+// password against policy. Errors: Invalid (bad email, weak password, bad
+// attribute name), Conflict (code duplicate_email).
 func Create(ctx context.Context, db *mongo.Database, h *password.Hasher, policy password.Policy, now time.Time, in NewAccount) (*Account, error) {
+	if !email.Valid(in.Email) {
+		return nil, problem.InvalidField("email", "must be an email address")
+	}
 	if err := checkAttributeNames(in.Attributes); err != nil {
 		return nil, err
 	}
@@ -115,7 +113,7 @@ func Create(ctx context.Context, db *mongo.Database, h *password.Hasher, policy 
 	now = now.UTC().Truncate(time.Millisecond)
 	a := &Account{
 		ID:           mongodb.NewID(),
-		Email:        NormalizeEmail(in.Email),
+		Email:        email.Normalize(in.Email),
 		PasswordHash: hash,
 		Enabled:      in.Enabled,
 		Attributes:   in.Attributes,
@@ -174,10 +172,10 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	}
 	cond := bson.M{}
 	if e := q.Get("email"); e != "" {
-		cond["$eq"] = NormalizeEmail(e)
+		cond["$eq"] = email.Normalize(e)
 	}
 	if p := q.Get("emailPrefix"); p != "" {
-		cond["$regex"] = "^" + regexp.QuoteMeta(NormalizeEmail(p))
+		cond["$regex"] = "^" + regexp.QuoteMeta(email.Normalize(p))
 	}
 	if page.After != "" {
 		cond["$gt"] = page.After
@@ -249,46 +247,80 @@ func (s *Server) findAccount(ctx context.Context, realmID, id string) (*Account,
 }
 
 func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Enabled    *bool              `json:"enabled"`
-		Attributes map[string]*string `json:"attributes"`
-	}
+	var in accountUpdate
 	if err := openapi.Decode(r, &in); err != nil {
 		return err
 	}
 	ctx := r.Context()
 	realm := tenant.From(ctx)
 	id := r.PathValue("accountId")
+	if in.Enabled != nil && !*in.Enabled {
+		if err := s.keepAnAdministrator(ctx, realm.ID, id); err != nil {
+			return err
+		}
+	}
+	names := map[string]string{}
+	for k := range in.Attributes {
+		names[k] = ""
+	}
+	if err := checkAttributeNames(names); err != nil {
+		return err
+	}
 
-	set := bson.M{"updatedAt": s.now().UTC().Truncate(time.Millisecond)}
+	// An attribute change is checked against the stored attributes and
+	// written only if the account is still as read (compare-and-set on
+	// updatedAt), so concurrent updates cannot pass MaxAttributes together.
+	for range 5 {
+		a, err := s.applyUpdate(ctx, realm.ID, id, in)
+		if errors.Is(err, errChanged) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !a.Enabled {
+			if err := s.revokeRefreshTokens(ctx, realm.ID, id); err != nil {
+				return err
+			}
+		}
+		return openapi.JSON(w, http.StatusOK, view(a))
+	}
+	return problem.New(problem.Conflict, "concurrent_update", "The account changed while it was being updated; retry.")
+}
+
+type accountUpdate struct {
+	Enabled    *bool              `json:"enabled"`
+	Attributes map[string]*string `json:"attributes"`
+}
+
+// errChanged reports a lost compare-and-set: the account changed since it
+// was read.
+var errChanged = errors.New("account changed")
+
+// applyUpdate writes in to account id. With attribute changes it reads the
+// account first and fails with errChanged when the account changed in
+// between.
+func (s *Server) applyUpdate(ctx context.Context, realmID, id string, in accountUpdate) (*Account, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	filter := bson.M{"_id": id}
+	set := bson.M{"updatedAt": now}
 	unset := bson.M{}
 	if in.Enabled != nil {
 		set["enabled"] = *in.Enabled
 	}
 	if len(in.Attributes) > 0 {
-		names := map[string]string{}
-		for k := range in.Attributes {
-			names[k] = ""
-		}
-		if err := checkAttributeNames(names); err != nil {
-			return err
-		}
-		// The attribute count is checked against the stored account; two
-		// concurrent updates may together pass the bound by a little.
-		cur, err := s.findAccount(ctx, realm.ID, id)
+		cur, err := s.findAccount(ctx, realmID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		count := len(cur.Attributes)
 		for k, v := range in.Attributes {
 			_, had := cur.Attributes[k]
 			switch {
-			case v == nil:
+			case v == nil && had:
 				unset["attributes."+k] = ""
-				if had {
-					count--
-				}
-			default:
+				count--
+			case v != nil:
 				set["attributes."+k] = *v
 				if !had {
 					count++
@@ -296,7 +328,11 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if count > MaxAttributes {
-			return problem.InvalidField("attributes", fmt.Sprintf("an account holds at most %d attributes", MaxAttributes))
+			return nil, problem.InvalidField("attributes", fmt.Sprintf("an account holds at most %d attributes", MaxAttributes))
+		}
+		filter["updatedAt"] = cur.UpdatedAt
+		if !now.After(cur.UpdatedAt) {
+			set["updatedAt"] = cur.UpdatedAt.Add(time.Millisecond)
 		}
 	}
 	update := bson.M{"$set": set}
@@ -304,26 +340,45 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) error {
 		update["$unset"] = unset
 	}
 	var a Account
-	err := s.db(realm.ID).Collection("accounts").FindOneAndUpdate(ctx, bson.M{"_id": id}, update,
+	err := s.db(realmID).Collection("accounts").FindOneAndUpdate(ctx, filter, update,
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&a)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return notFound()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments) && len(in.Attributes) > 0:
+		return nil, errChanged // or deleted: the next read says which
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, notFound()
+	case err != nil:
+		return nil, fmt.Errorf("accounts.update: %w", mongodb.Map(err))
 	}
+	return &a, nil
+}
+
+// keepAnAdministrator refuses to disable or delete the last enabled account
+// of the system realm: nobody could administer the service afterwards, and a
+// restart does not recreate an administrator while one exists.
+func (s *Server) keepAnAdministrator(ctx context.Context, realmID, id string) error {
+	if realmID != tenant.System {
+		return nil
+	}
+	n, err := s.db(realmID).Collection("accounts").CountDocuments(ctx,
+		bson.M{"_id": bson.M{"$ne": id}, "enabled": true}, options.Count().SetLimit(1))
 	if err != nil {
-		return fmt.Errorf("accounts.update: %w", mongodb.Map(err))
+		return fmt.Errorf("accounts.keepAnAdministrator: %w", mongodb.Map(err))
 	}
-	if !a.Enabled {
-		if err := s.revokeRefreshTokens(ctx, realm.ID, id); err != nil {
-			return err
-		}
+	if n == 0 {
+		return problem.New(problem.Conflict, "last_administrator",
+			"This is the last enabled administrator of the system realm; enable or create another first.")
 	}
-	return openapi.JSON(w, http.StatusOK, view(&a))
+	return nil
 }
 
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	realm := tenant.From(ctx)
 	id := r.PathValue("accountId")
+	if err := s.keepAnAdministrator(ctx, realm.ID, id); err != nil {
+		return err
+	}
 	db := s.db(realm.ID)
 	// Sessions go first, so a crash between the two steps leaves an account
 	// that must sign in again rather than tokens of a deleted account.
