@@ -111,23 +111,30 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	return serve.Serve(ctx, ln, routes(api))
 }
 
-// routes adds the development extras around the API.
+// routes adds the development extras around the API. It avoids
+// http.ServeMux, which redirects unclean paths instead of letting the API
+// answer them.
 func routes(api http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(realmiam.Spec)
+	docs := http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if r.Method != http.MethodGet || (p != "/openapi.yaml" && p != "/docs" && !strings.HasPrefix(p, "/docs/")) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		switch p {
+		case "/openapi.yaml":
+			w.Header().Set("Content-Type", "application/yaml")
+			_, _ = w.Write(realmiam.Spec)
+		case "/docs":
+			http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
+		case "/docs/swagger-initializer.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = io.WriteString(w, swaggerInitializer)
+		default:
+			docs.ServeHTTP(w, r)
+		}
 	})
-	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
-	})
-	mux.HandleFunc("GET /docs/swagger-initializer.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		_, _ = io.WriteString(w, swaggerInitializer)
-	})
-	mux.Handle("GET /docs/", http.StripPrefix("/docs/", http.FileServerFS(swaggerfiles.FS)))
-	mux.Handle("/", api)
-	return mux
 }
 
 // swaggerInitializer points Swagger UI at our contract instead of the

@@ -3,19 +3,27 @@ package openapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/realmiam/realmiam/shared/problem"
 )
 
-// Decode reads the (already schema-validated) JSON body into v.
+// Decode reads the (already schema-validated) JSON body into v. What the
+// schema lets through but Go cannot hold (9.0 for an integer, a number out of
+// range) is an Invalid error naming the field.
 func Decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return problem.New(problem.Invalid, "malformed_json", "The request body does not match the expected JSON.")
+	err := dec.Decode(v)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te) && te.Field != "":
+		return problem.InvalidField(te.Field, "must be a value of type "+te.Type.String())
 	}
-	return nil
+	return problem.New(problem.Invalid, "malformed_json", "The request body does not match the expected JSON.")
 }
 
 // JSON writes v with the given status.

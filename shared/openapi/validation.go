@@ -3,6 +3,7 @@ package openapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -10,6 +11,10 @@ import (
 
 	"github.com/realmiam/realmiam/shared/problem"
 )
+
+// maxFieldErrors bounds the errors listed in one response, so that a small
+// request cannot make a large answer.
+const maxFieldErrors = 20
 
 // validationProblem turns kin-openapi's request errors into one Invalid
 // problem listing each field and reason. Reasons come from the schema, never
@@ -52,6 +57,11 @@ func validationProblem(err error) error {
 	if malformed {
 		return problem.New(problem.Invalid, "malformed_json", "The request body is not valid JSON.")
 	}
+	more := ""
+	if len(fields) > maxFieldErrors {
+		more = fmt.Sprintf(" (and %d more)", len(fields)-maxFieldErrors)
+		fields = fields[:maxFieldErrors]
+	}
 	details := make([]string, 0, len(fields))
 	for _, f := range fields {
 		details = append(details, f.Field+": "+f.Reason)
@@ -59,9 +69,8 @@ func validationProblem(err error) error {
 	return &problem.Error{
 		Kind:   problem.Invalid,
 		Code:   "invalid_request",
-		Detail: "The request does not match the API schema: " + strings.Join(details, "; ") + ".",
+		Detail: "The request does not match the API schema: " + strings.Join(details, "; ") + more + ".",
 		Fields: fields,
-		Err:    err,
 	}
 }
 
