@@ -49,6 +49,7 @@ type testEnv struct {
 	Deps       *serve.Deps
 	AdminToken string
 	Logs       *syncBuffer
+	Realms     *realms.Server
 	router     routers.Router
 }
 
@@ -129,7 +130,7 @@ func setup(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	env = testEnv{URL: srv.URL, Client: client, Deps: d, Logs: logs, router: router}
+	env = testEnv{URL: srv.URL, Client: client, Deps: d, Logs: logs, Realms: realmsFn, router: router}
 	tok, err := loginErr("system", adminEmail, adminPassword)
 	if err != nil {
 		return 0, err

@@ -14,12 +14,16 @@ import (
 	"github.com/realmiam/realmiam/shared/tenant"
 )
 
-// Bootstrap makes sure the system realm and an administrator exist. It is
-// idempotent and safe to run at every start: when the system realm already
-// has an account it does nothing. It returns the administrator's password
-// when it created the administrator with a generated one (pass password ""),
-// so that the caller can show it once.
+// Bootstrap makes sure the system realm and an administrator exist, and drops
+// orphaned realm databases (see SweepOrphans). It is idempotent and safe to
+// run at every start: when the system realm already has an account it
+// creates nothing. It returns the administrator's password when it created
+// the administrator with a generated one (pass password ""), so that the
+// caller can show it once.
 func (s *Server) Bootstrap(ctx context.Context, email, password string) (generated string, err error) {
+	if err := s.SweepOrphans(ctx); err != nil {
+		return "", err
+	}
 	realm, err := s.find(ctx, tenant.System)
 	if problem.Is(err, problem.NotFound) {
 		realm, err = s.Create(ctx, tenant.System, "System", tenant.DefaultSettings())
@@ -61,4 +65,33 @@ func (s *Server) Bootstrap(ctx context.Context, email, password string) (generat
 func generatePassword() string {
 	t := rand.Text() // 26 characters of A–Z and 2–7
 	return strings.ToLower(t[:13]) + "-" + t[13:] + "-9"
+}
+
+// SweepOrphans drops realm databases whose realm no longer exists. Deleting a
+// realm removes its document and then drops its database, but a write that
+// resolved the realm just before the delete (in this process or, within the
+// realm cache's TTL, in another) can recreate the database afterwards. Such
+// leftovers hold accounts and keys nobody can reach; they are dropped here at
+// start-up, and when a realm of the same id is created again.
+func (s *Server) SweepOrphans(ctx context.Context) error {
+	names, err := s.d.Client.ListDatabaseNames(ctx, bson.M{})
+	if err != nil {
+		return fmt.Errorf("realms.SweepOrphans: %w", mongodb.Map(err))
+	}
+	for _, name := range names {
+		id, ok := tenant.IDOfDB(name)
+		if !ok {
+			continue
+		}
+		if _, err := s.find(ctx, id); !problem.Is(err, problem.NotFound) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.d.Client.Database(name).Drop(ctx); err != nil {
+			return fmt.Errorf("realms.SweepOrphans: %w", mongodb.Map(err))
+		}
+	}
+	return nil
 }

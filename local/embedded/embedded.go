@@ -9,7 +9,10 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,8 +49,14 @@ func StartTemp(ctx context.Context) (*Store, error) {
 	return s, nil
 }
 
-// Start runs FerretDB with its SQLite files under dir (created if missing)
-// and a TCP listener on a free loopback port. Close stops it.
+// maxSocketPath keeps the socket path within the kernel's limit (108 bytes
+// on Linux, 104 on macOS).
+const maxSocketPath = 100
+
+// Start runs FerretDB with its SQLite files under dir (created if missing).
+// It listens on a unix socket inside dir, readable by this user only, since
+// the store has no authentication; where dir's path is too long for a
+// socket it listens on a free loopback TCP port instead. Close stops it.
 func Start(ctx context.Context, dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -60,9 +69,20 @@ func Start(ctx context.Context, dir string) (*Store, error) {
 	// errors it returns are handled by the caller.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 
+	listener := ferretdb.ListenerConfig{TCP: "127.0.0.1:0"}
+	sock := filepath.Join(abs, "ferretdb.sock")
+	if len(sock) <= maxSocketPath {
+		// A socket left by a process that did not stop cleanly blocks the
+		// listener.
+		if err := os.Remove(sock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("embedded.Start: %w", err)
+		}
+		listener = ferretdb.ListenerConfig{Unix: sock}
+	}
+
 	newMu.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  listener,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
 		Logger:    log,
@@ -80,6 +100,13 @@ func Start(ctx context.Context, dir string) (*Store, error) {
 	}()
 	// MongoDBURI blocks until Run has bound the listener.
 	s.uri = f.MongoDBURI()
+	if listener.Unix != "" {
+		if err := os.Chmod(sock, 0o600); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded.Start: %w", err)
+		}
+		s.uri = "mongodb://" + url.PathEscape(sock) + "/"
+	}
 	return s, nil
 }
 

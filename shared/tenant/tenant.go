@@ -50,6 +50,17 @@ func DBName(id string) string {
 	return dbPrefix + strings.ReplaceAll(id, "-", "_")
 }
 
+// IDOfDB reverses DBName: the realm id whose database is name, and false
+// for names that are not realm databases.
+func IDOfDB(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, dbPrefix)
+	if !ok || strings.Contains(rest, "-") {
+		return "", false
+	}
+	id := strings.ReplaceAll(rest, "_", "-")
+	return id, ValidID(id)
+}
+
 // DB is realm id's database on client.
 func DB(client *mongo.Client, id string) *mongo.Database {
 	return client.Database(DBName(id))

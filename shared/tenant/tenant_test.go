@@ -465,3 +465,16 @@ func TestRealmInContext(t *testing.T) {
 	realm := &Realm{ID: "acme"}
 	require.Same(t, realm, From(WithRealm(context.Background(), realm)))
 }
+
+func TestIDOfDB(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"acme", "a-b-c", "system", "x1-2y", strings.Repeat("a", 36)} {
+		got, ok := IDOfDB(DBName(id))
+		require.True(t, ok, id)
+		require.Equal(t, id, got)
+	}
+	for _, name := range []string{"realmiam_core", "admin", "r_", "r_a", "r_-ab", "r_ab_", "r_AB", "r_a-b", "x_acme"} {
+		_, ok := IDOfDB(name)
+		require.False(t, ok, name)
+	}
+}
