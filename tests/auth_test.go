@@ -1,9 +1,15 @@
 package tests
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -347,4 +353,290 @@ func TestAuthBadInput(t *testing.T) {
 	n, err := refreshTokensOf(realm).CountDocuments(t.Context(), bson.M{})
 	require.NoError(t, err)
 	require.Zero(t, n, "bad input stores nothing")
+}
+
+// refreshLoop refreshes in a tight loop, always with the newest refresh
+// token, as a client would, until a refresh is refused or stop is closed. It
+// signals warm after a few refreshes, and returns the newest tokens it got.
+// It runs off the test's goroutine, so it reports errors instead of failing.
+func refreshLoop(realm string, tok tokens, warm chan<- struct{}, stop <-chan struct{}) (tokens, error) {
+	for n := 0; ; n++ {
+		if n == 3 {
+			close(warm)
+		}
+		select {
+		case <-stop:
+			return tok, nil
+		default:
+		}
+		b, _ := json.Marshal(map[string]string{"refreshToken": tok.RefreshToken})
+		r, err := do("POST", authPath(realm, "refresh"), "", "application/json", b)
+		switch {
+		case err != nil:
+			return tok, err
+		case r.Status == http.StatusUnauthorized:
+			if n < 3 {
+				return tok, fmt.Errorf("refresh %d refused before any revocation: %s", n, r.Body)
+			}
+			return tok, nil
+		case r.Status != http.StatusOK:
+			return tok, fmt.Errorf("refresh %d: %d %s", n, r.Status, r.Body)
+		}
+		if err := json.Unmarshal(r.Body, &tok); err != nil {
+			return tok, err
+		}
+	}
+}
+
+// TestRefreshRacesRevocation: a client refreshes in a tight loop while its
+// session is revoked (the password is set, a rotated token reused, or the
+// account disabled and enabled again). Once the revocation has answered, the
+// newest token the client got must be refused, however the two interleaved.
+// Each scenario runs a few times, since the interleaving varies.
+func TestRefreshRacesRevocation(t *testing.T) {
+	t.Parallel()
+	realm := newRealm(t)
+	scenarios := []struct {
+		name string
+		// stopFirst stops the client as the revocation starts: it then
+		// makes no refresh while the account is disabled, one that would be
+		// refused and spend the token the race may have left alive.
+		stopFirst bool
+		revoke    func(t *testing.T, account string, first tokens)
+		after     func(t *testing.T, account string) // once the client has stopped
+	}{
+		{name: "password set", revoke: func(t *testing.T, account string, _ tokens) {
+			r := call(t, "PUT", "/api/realm/"+realm+"/accounts/"+account+"/password", env.AdminToken,
+				map[string]any{"password": "Looking-Glass-7"})
+			require.Equal(t, http.StatusNoContent, r.Status, "%s", r.Body)
+		}},
+		{name: "rotated token reused", revoke: func(t *testing.T, _ string, first tokens) {
+			requireRefused(t, refreshCall(t, realm, first.RefreshToken))
+		}},
+		{
+			name:      "disabled and enabled",
+			stopFirst: true,
+			revoke: func(t *testing.T, account string, _ tokens) {
+				r := call(t, "PATCH", "/api/realm/"+realm+"/accounts/"+account, env.AdminToken, map[string]any{"enabled": false})
+				require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+			},
+			after: func(t *testing.T, account string) {
+				r := call(t, "PATCH", "/api/realm/"+realm+"/accounts/"+account, env.AdminToken, map[string]any{"enabled": true})
+				require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+			},
+		},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			for run := range 4 {
+				email := fmt.Sprintf("%s-%d@example.com", strings.ReplaceAll(sc.name, " ", "-"), run)
+				account := createAccount(t, realm, email, alicePassword)
+				first := login(t, realm, email, alicePassword)
+
+				warm, stop := make(chan struct{}), make(chan struct{})
+				type outcome struct {
+					latest tokens
+					err    error
+				}
+				done := make(chan outcome, 1)
+				go func() {
+					latest, err := refreshLoop(realm, first, warm, stop)
+					done <- outcome{latest, err}
+				}()
+				select {
+				case <-warm:
+				case o := <-done:
+					require.NoError(t, o.err)
+					require.FailNow(t, "the refresh loop ended before it warmed up")
+				}
+				if sc.stopFirst {
+					close(stop)
+				}
+				sc.revoke(t, account, first)
+				if !sc.stopFirst {
+					close(stop)
+				}
+				o := <-done
+				require.NoError(t, o.err)
+				if sc.after != nil {
+					sc.after(t, account)
+				}
+				requireRefused(t, refreshCall(t, realm, o.latest.RefreshToken))
+			}
+		})
+	}
+}
+
+// throttleOf is the login_throttle document of email in realm, or nil.
+func throttleOf(t *testing.T, realm, email string) bson.M {
+	t.Helper()
+	sum := sha256.Sum256([]byte(email))
+	var doc bson.M
+	err := env.Client.Database(tenant.DBName(realm)).Collection("login_throttle").
+		FindOne(t.Context(), bson.M{"_id": hex.EncodeToString(sum[:])}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil
+	}
+	require.NoError(t, err)
+	return doc
+}
+
+// setThrottle changes the stored login_throttle document of email in realm.
+func setThrottle(t *testing.T, realm, email string, set bson.M) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(email))
+	res, err := env.Client.Database(tenant.DBName(realm)).Collection("login_throttle").
+		UpdateOne(t.Context(), bson.M{"_id": hex.EncodeToString(sum[:])}, bson.M{"$set": set})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, res.MatchedCount)
+}
+
+func loginCall(t *testing.T, realm, email, password string) *resp {
+	t.Helper()
+	return call(t, "POST", authPath(realm, "login"), "", map[string]any{"email": email, "password": password})
+}
+
+// requireLocked checks r is the answer to a login of a locked email.
+func requireLocked(t *testing.T, r *resp) {
+	t.Helper()
+	require.Equal(t, http.StatusTooManyRequests, r.Status, "%s", r.Body)
+	require.Equal(t, "too_many_attempts", r.problem(t).Code)
+	after, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	require.NoError(t, err, "Retry-After %q", r.Header.Get("Retry-After"))
+	require.Positive(t, after)
+}
+
+// TestLoginThrottle: five failed logins in a row lock the email, even
+// against the right password, in the same way whether or not an account has
+// the email; the lock ends, and a success resets the count.
+//
+// Not parallel: the first lock lasts one second, and parallel tests share the
+// server's one database connection, which could delay a request past it.
+func TestLoginThrottle(t *testing.T) {
+	realm := newRealm(t)
+	createAccount(t, realm, "alice@example.com", alicePassword)
+
+	t.Run("locked after five failures, alike for unknown emails", func(t *testing.T) {
+		sequence := func(email string) []*resp {
+			var rs []*resp
+			for range 5 {
+				rs = append(rs, loginCall(t, realm, email, "Wonderland-43"))
+			}
+			// The right password, for alice: not even checked.
+			return append(rs, loginCall(t, realm, email, alicePassword))
+		}
+		known := sequence("alice@example.com")
+		unknown := sequence("nobody@example.com")
+		for i := range known {
+			if i < 5 {
+				require.Equal(t, http.StatusUnauthorized, known[i].Status, "attempt %d: %s", i+1, known[i].Body)
+				require.Equal(t, "invalid_credentials", known[i].problem(t).Code)
+			} else {
+				requireLocked(t, known[i])
+				require.Equal(t, "1", known[i].Header.Get("Retry-After"))
+			}
+			require.Equal(t, known[i].Status, unknown[i].Status, "attempt %d", i+1)
+			require.Equal(t, string(known[i].Body), string(unknown[i].Body), "attempt %d", i+1)
+			for _, h := range []string{"Content-Type", "Cache-Control", "WWW-Authenticate", "Retry-After"} {
+				require.Equal(t, known[i].Header.Values(h), unknown[i].Header.Values(h), "attempt %d: %s", i+1, h)
+			}
+		}
+		n, err := refreshTokensOf(realm).CountDocuments(t.Context(), bson.M{})
+		require.NoError(t, err)
+		require.Zero(t, n, "a locked login stores nothing")
+		doc := throttleOf(t, realm, "alice@example.com")
+		require.EqualValues(t, 5, doc["failures"], "a locked attempt is not counted")
+		require.NotContains(t, fmt.Sprint(doc), "alice", "the email is stored only as a hash")
+	})
+
+	t.Run("the lock ends", func(t *testing.T) {
+		// Normalised like the account's email.
+		requireLocked(t, loginCall(t, realm, " ALICE@example.com", alicePassword))
+		setThrottle(t, realm, "alice@example.com", bson.M{"lockedUntil": time.Now().Add(-time.Second).UTC()})
+		login(t, realm, "alice@example.com", alicePassword)
+		require.Nil(t, throttleOf(t, realm, "alice@example.com"), "a success resets the count")
+	})
+
+	t.Run("failures expire after an hour", func(t *testing.T) {
+		requireLocked(t, loginCall(t, realm, "nobody@example.com", alicePassword))
+		old := time.Now().Add(-61 * time.Minute).UTC()
+		setThrottle(t, realm, "nobody@example.com", bson.M{"lockedUntil": old, "updatedAt": old})
+		r := loginCall(t, realm, "nobody@example.com", "Wonderland-43")
+		require.Equal(t, http.StatusUnauthorized, r.Status, "%s", r.Body)
+		require.EqualValues(t, 1, throttleOf(t, realm, "nobody@example.com")["failures"], "counting starts again")
+	})
+
+	t.Run("a success resets the count", func(t *testing.T) {
+		for range 4 {
+			r := loginCall(t, realm, "alice@example.com", "Wonderland-43")
+			require.Equal(t, http.StatusUnauthorized, r.Status, "%s", r.Body)
+		}
+		login(t, realm, "alice@example.com", alicePassword)
+		for range 4 {
+			r := loginCall(t, realm, "alice@example.com", "Wonderland-43")
+			require.Equal(t, http.StatusUnauthorized, r.Status, "%s", r.Body)
+		}
+		login(t, realm, "alice@example.com", alicePassword)
+	})
+}
+
+// TestLoginThrottleIsolation: failures in one realm lock the email there
+// only. Not parallel, for the reason TestLoginThrottle is not.
+func TestLoginThrottleIsolation(t *testing.T) {
+	a, b := newRealm(t), newRealm(t)
+	createAccount(t, a, "alice@example.com", alicePassword)
+	createAccount(t, b, "alice@example.com", alicePassword)
+	for range 5 {
+		r := loginCall(t, a, "alice@example.com", "Wonderland-43")
+		require.Equal(t, http.StatusUnauthorized, r.Status, "%s", r.Body)
+	}
+	requireLocked(t, loginCall(t, a, "alice@example.com", alicePassword))
+	login(t, b, "alice@example.com", alicePassword)
+	require.Nil(t, throttleOf(t, b, "alice@example.com"))
+	requireLocked(t, loginCall(t, a, "alice@example.com", alicePassword))
+}
+
+// TestLoginThrottleConcurrent: wrong passwords sent at once are each counted
+// (DESIGN.md §10: the count is one atomic update), and the lock matches the
+// final count.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	t.Parallel()
+	realm := newRealm(t)
+	createAccount(t, realm, "alice@example.com", alicePassword)
+
+	const n = 20
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			b, _ := json.Marshal(map[string]string{"email": "alice@example.com", "password": "Wonderland-43"})
+			r, err := do("POST", authPath(realm, "login"), "", "application/json", b)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			statuses <- r.Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	refused := 0
+	for s := range statuses {
+		if s == http.StatusUnauthorized {
+			refused++
+			continue
+		}
+		// Requests that read the count after the fifth failure find the email
+		// locked, and are not counted.
+		require.Equal(t, http.StatusTooManyRequests, s)
+	}
+	require.GreaterOrEqual(t, refused, 5)
+	doc := throttleOf(t, realm, "alice@example.com")
+	require.EqualValues(t, refused, doc["failures"], "every checked failure is counted once")
+
+	lock := time.Duration(min(1<<(refused-5), 900)) * time.Second
+	updated := doc["updatedAt"].(bson.DateTime).Time()
+	until := doc["lockedUntil"].(bson.DateTime).Time()
+	require.WithinDuration(t, updated.Add(lock), until, time.Second)
 }

@@ -30,6 +30,11 @@ type Server struct {
 	tokens *token.Service
 	hasher *password.Hasher
 	now    func() time.Time
+
+	// afterInsert is a test seam, nil outside tests: a refresh calls it
+	// between storing the next refresh token and re-reading the claimed one,
+	// so that a test can run a revocation exactly there (refresh.go).
+	afterInsert func()
 }
 
 // New builds the auth function from d.
@@ -98,10 +103,11 @@ type session struct {
 	expiresAt time.Time // end of the session: the refresh tokens' expiry
 }
 
-// issue signs an access and an ID token for sess, stores a new refresh token
-// of its family, and writes them. The tokens are signed first: when the
-// insert fails no refresh token exists that nobody holds.
-func (s *Server) issue(ctx context.Context, w http.ResponseWriter, realm *tenant.Realm, sess session) error {
+// mint signs an access and an ID token for sess and stores a new refresh
+// token of its family. The tokens are signed first: when the insert fails no
+// refresh token exists that nobody holds. Nothing is written to the client:
+// a refresh still has to check that no revocation raced it.
+func (s *Server) mint(ctx context.Context, realm *tenant.Realm, sess session) (tokensResponse, error) {
 	accessTTL, _ := ttls(realm)
 	now := s.now()
 	exp := jwt.NewNumericDate(now.Add(accessTTL))
@@ -113,7 +119,7 @@ func (s *Server) issue(ctx context.Context, w http.ResponseWriter, realm *tenant
 		Scope:            scope,
 	})
 	if err != nil {
-		return err
+		return tokensResponse{}, err
 	}
 	id, err := s.tokens.Sign(ctx, realm.ID, token.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: sess.accountID, Audience: aud, ExpiresAt: exp},
@@ -122,19 +128,24 @@ func (s *Server) issue(ctx context.Context, w http.ResponseWriter, realm *tenant
 		AuthTime:         sess.authTime.Unix(),
 	})
 	if err != nil {
-		return err
+		return tokensResponse{}, err
 	}
 	refresh, err := s.insertRefreshToken(ctx, realm.ID, sess, now)
 	if err != nil {
-		return err
+		return tokensResponse{}, err
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
-	return openapi.JSON(w, http.StatusOK, tokensResponse{
+	return tokensResponse{
 		AccessToken:  access,
 		IDToken:      id,
 		RefreshToken: refresh,
 		TokenType:    "Bearer",
 		ExpiresIn:    int(accessTTL / time.Second),
-	})
+	}, nil
+}
+
+// writeTokens answers with tokens, which no cache may keep.
+func writeTokens(w http.ResponseWriter, tokens tokensResponse) error {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	return openapi.JSON(w, http.StatusOK, tokens)
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/realmiam/realmiam/shared/email"
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/openapi"
 	"github.com/realmiam/realmiam/shared/problem"
@@ -28,9 +28,13 @@ func invalidCredentials() error {
 
 // login checks an email and password and starts a session: a new
 // refresh-token family whose tokens expire refreshTokenTtlSeconds from now.
+// Repeated failures lock the email for a while (throttle.go).
 //
-// Round trips: the account (findCredentials) and the refresh token insert;
-// the realm and its signing keys come from the process's caches.
+// Round trips: the email's failures (findAttempts), the account
+// (findCredentials) and the refresh token insert; the realm and its signing
+// keys come from the process's caches. A failure costs one more (two when it
+// locks), a success after failures one more (the reset), and a locked email
+// only the first.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	realm, err := realmOf(r)
 	if err != nil {
@@ -41,37 +45,75 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	email := strings.ToLower(strings.TrimSpace(req.Email))
-
-	cred, err := findCredentials(ctx, s.db(realm.ID).Collection("accounts"), email)
-	switch {
-	case problem.Is(err, problem.NotFound):
-		// Spend what a wrong password costs, so that timing does not tell
-		// which emails have accounts.
-		s.hasher.VerifyNothing(req.Password)
-		return invalidCredentials()
-	case err != nil:
-		return err
-	}
-	if cred.PasswordHash == "" {
-		s.hasher.VerifyNothing(req.Password)
-		return invalidCredentials()
-	}
-	// The password is checked even for a disabled account, for the same
-	// reason.
-	if ok := s.hasher.Verify(cred.PasswordHash, req.Password); !ok || !cred.Enabled {
-		return invalidCredentials()
-	}
+	db := s.db(realm.ID)
+	throttle := db.Collection(loginThrottle)
+	addr := email.Normalize(req.Email)
+	key := throttleKey(addr)
 
 	now := s.now().UTC()
+	seen, err := findAttempts(ctx, throttle, key, now)
+	if err != nil {
+		return err
+	}
+	if !seen.lockedUntil.IsZero() {
+		return tooManyAttempts(seen.lockedUntil.Sub(now))
+	}
+
+	cred, ok, err := s.checkPassword(ctx, db.Collection("accounts"), addr, req.Password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := recordFailure(ctx, throttle, key, seen, s.now()); err != nil {
+			return err
+		}
+		return invalidCredentials()
+	}
+	if seen.failures > 0 {
+		if err := resetAttempts(ctx, throttle, key); err != nil {
+			return err
+		}
+	}
+
+	now = s.now().UTC()
 	_, refreshTTL := ttls(realm)
-	return s.issue(ctx, w, realm, session{
+	tokens, err := s.mint(ctx, realm, session{
 		accountID: cred.ID,
 		email:     cred.Email,
 		family:    mongodb.NewID(),
 		authTime:  now,
 		expiresAt: now.Add(refreshTTL),
 	})
+	if err != nil {
+		return err
+	}
+	return writeTokens(w, tokens)
+}
+
+// checkPassword reports whether pw signs in the account with the
+// (normalised) address addr. ok is false for an unknown address, a wrong
+// password and a disabled account alike, and each costs one bcrypt, so that
+// neither the answer nor its timing tells them apart. Errors: Unavailable
+// when the database is.
+func (s *Server) checkPassword(ctx context.Context, accounts *mongo.Collection, addr, pw string) (cred credentials, ok bool, err error) {
+	cred, err = findCredentials(ctx, accounts, addr)
+	switch {
+	case problem.Is(err, problem.NotFound):
+		s.hasher.VerifyNothing(pw)
+		return credentials{}, false, nil
+	case err != nil:
+		return credentials{}, false, err
+	}
+	if cred.PasswordHash == "" {
+		s.hasher.VerifyNothing(pw)
+		return credentials{}, false, nil
+	}
+	// The password is checked even for a disabled account, for the same
+	// reason.
+	if !s.hasher.Verify(cred.PasswordHash, pw) || !cred.Enabled {
+		return credentials{}, false, nil
+	}
+	return cred, true, nil
 }
 
 // credentials is what login reads of an account.
@@ -83,12 +125,12 @@ type credentials struct {
 }
 
 // findCredentials reads the sign-in fields of the account with the
-// (normalised) email. Errors: NotFound when there is none, Unavailable when
-// the database is.
-func findCredentials(ctx context.Context, accounts *mongo.Collection, email string) (credentials, error) {
+// (normalised) address addr. Errors: NotFound when there is none,
+// Unavailable when the database is.
+func findCredentials(ctx context.Context, accounts *mongo.Collection, addr string) (credentials, error) {
 	var c credentials
 	opts := options.FindOne().SetProjection(bson.M{"email": 1, "passwordHash": 1, "enabled": 1})
-	if err := accounts.FindOne(ctx, bson.M{"email": email}, opts).Decode(&c); err != nil {
+	if err := accounts.FindOne(ctx, bson.M{"email": addr}, opts).Decode(&c); err != nil {
 		return credentials{}, fmt.Errorf("auth.findCredentials: %w", mongodb.Map(err))
 	}
 	return c, nil

@@ -36,11 +36,10 @@ import (
 // updateMany({accountId}, {$set: {revoked: true}}) and deletes them with
 // deleteMany({accountId}); every field those touch is set on insert.
 //
-// Known limit: without transactions, a revocation (of the family on reuse, or
-// of the account's tokens by the accounts function) that lands between a
-// concurrent refresh's claim and its insert misses the token that refresh
-// inserts. The window is one insert long; a disabled or deleted account is
-// still refused at that token's next refresh.
+// A revocation can run while a refresh is between its claim and its insert
+// of the next token, and miss that token; so a refresh re-reads the claimed
+// token after the insert and answers 401 if it has been revoked or deleted
+// meanwhile (see refreshTokens).
 const (
 	refreshTokens     = "refresh_tokens"
 	refreshTokenBytes = 32
@@ -71,9 +70,9 @@ func invalidRefreshToken() error {
 
 // refreshTokens exchanges a refresh token for new tokens.
 //
-// Round trips: the claim, the account check and the insert of the next
-// token; a refused token costs one more (the reuse check) and a reused one
-// another (revoking its family).
+// Round trips: the claim, the account check, the insert of the next token and
+// the re-read of the claimed one; a refused token costs one more (the reuse
+// check) and a reused one another (revoking its family).
 func (s *Server) refreshTokens(w http.ResponseWriter, r *http.Request) error {
 	realm, err := realmOf(r)
 	if err != nil {
@@ -111,13 +110,52 @@ func (s *Server) refreshTokens(w http.ResponseWriter, r *http.Request) error {
 	if !acct.Enabled {
 		return invalidRefreshToken()
 	}
-	return s.issue(ctx, w, realm, session{
+	tokens, err := s.mint(ctx, realm, session{
 		accountID: old.AccountID,
 		email:     acct.Email,
 		family:    old.Family,
 		authTime:  old.AuthTime,
 		expiresAt: old.ExpiresAt,
 	})
+	if err != nil {
+		return err
+	}
+	if s.afterInsert != nil {
+		s.afterInsert()
+	}
+
+	// Did a revocation run since the claim? Every revocation is one
+	// updateMany (the accounts function's {accountId, revoked: false},
+	// revokeFamily's {family}) or deleteMany ({accountId}) whose filter
+	// matches both the claimed token (used tokens too) and the new one.
+	// MongoDB applies it document by document, each write atomic, and visits
+	// the claimed token before the new one: equal keys of the accountId and
+	// family indexes are ordered by record id, as is a collection scan, and
+	// record ids grow with insertion. So one of two things holds:
+	//   - the revocation reached the claimed token after this re-read: then
+	//     the new token, inserted before the re-read, already existed when
+	//     the revocation moved past the claimed token, and it revokes (or
+	//     deletes) the new token too;
+	//   - it reached the claimed token before this re-read: the re-read sees
+	//     it revoked (or gone), and this refresh revokes the family itself
+	//     and hands out nothing.
+	// Either way no token of the family works once the revocation and this
+	// refresh have both finished, without a transaction. (The ordering
+	// argument assumes ordinary collections on a replica set, or a cluster
+	// whose shard key keeps an account's tokens together.)
+	t, err := findRefreshToken(ctx, coll, hash)
+	switch {
+	case problem.Is(err, problem.NotFound):
+		// Deleted with its account.
+	case err != nil:
+		return err
+	case !t.Revoked:
+		return writeTokens(w, tokens)
+	}
+	if err := revokeFamily(ctx, coll, old.Family); err != nil {
+		return err
+	}
+	return invalidRefreshToken()
 }
 
 // refuseRefreshToken answers a token that could not be claimed, revoking its
