@@ -41,7 +41,7 @@ const (
 	firstLock      = time.Second
 	maxLock        = 15 * time.Minute
 	failureWindow  = time.Hour // longer than maxLock, so a maximal lock does not wipe the count
-	maxLockDoubles = 10 // 2^10 s > maxLock
+	maxLockDoubles = 10        // 2^10 s > maxLock
 )
 
 // throttleDoc is a document of the login_throttle collection.
