@@ -91,10 +91,7 @@ func TestLastAdministratorIsKept(t *testing.T) {
 	rootPath := "/api/realm/system/accounts/" + root
 	other := createAccount(t, tenant.System, uniqueID("spare-")+"@example.com", "Spare-Adm1n-Pass")
 	otherPath := "/api/realm/system/accounts/" + other
-	defer func() {
-		call(t, "PATCH", rootPath, env.AdminToken, map[string]any{"enabled": true})
-		call(t, "DELETE", otherPath, env.AdminToken, nil)
-	}()
+	defer call(t, "DELETE", otherPath, env.AdminToken, nil)
 	// With the other account disabled, root is the last enabled one.
 	require.Equal(t, http.StatusOK, call(t, "PATCH", otherPath, env.AdminToken, map[string]any{"enabled": false}).Status)
 	for _, r := range []*resp{
@@ -106,11 +103,18 @@ func TestLastAdministratorIsKept(t *testing.T) {
 	}
 	// With another enabled administrator, root may be disabled, and comes back.
 	require.Equal(t, http.StatusOK, call(t, "PATCH", otherPath, env.AdminToken, map[string]any{"enabled": true}).Status)
+	time.Sleep(time.Second) // disabling signed the spare out; tokens of that second are refused
 	spare := login(t, tenant.System, mustEmail(t, other), "Spare-Adm1n-Pass").AccessToken
 	require.Equal(t, http.StatusOK, call(t, "PATCH", rootPath, spare, map[string]any{"enabled": false}).Status)
 	r := call(t, "PATCH", otherPath, spare, map[string]any{"enabled": false})
 	require.Equal(t, http.StatusConflict, r.Status, "the spare is now the last one")
 	require.Equal(t, http.StatusOK, call(t, "PATCH", rootPath, spare, map[string]any{"enabled": true}).Status)
+	// Disabling signed root out everywhere: its old token is refused, and
+	// it signs in again (before the parallel tests that share its token).
+	r = call(t, "GET", "/api/core/realms?limit=1", env.AdminToken, nil)
+	require.Equal(t, http.StatusUnauthorized, r.Status)
+	time.Sleep(time.Second)
+	env.AdminToken = login(t, tenant.System, adminEmail, adminPassword).AccessToken
 	// Realms other than system have no such rule.
 	realm := newRealm(t)
 	only := createAccount(t, realm, "only@example.com", "Only-Passw0rd")
@@ -234,4 +238,28 @@ func TestIntegerWrittenAsFloat(t *testing.T) {
 	}
 	call(t, "GET", "/api/core/realms/"+realm, env.AdminToken, nil).decode(t, &got)
 	require.Equal(t, 3600, got.Settings.AccessTokenTTLSeconds)
+}
+
+// Setting a password or disabling an account signs it out everywhere: its
+// refresh tokens and its access tokens issued before are refused (401 where
+// they were merely not allowed, 403, before).
+func TestPasswordSetSignsOutEverywhere(t *testing.T) {
+	t.Parallel()
+	realm := newRealm(t)
+	id := createAccount(t, realm, "zoe@example.com", "Zoe-Passw0rd-1")
+	before := login(t, realm, "zoe@example.com", "Zoe-Passw0rd-1")
+	accounts := "/api/realm/" + realm + "/accounts"
+	require.Equal(t, http.StatusForbidden, call(t, "GET", accounts, before.AccessToken, nil).Status)
+
+	r := call(t, "PUT", accounts+"/"+id+"/password", env.AdminToken, map[string]any{"password": "Zoe-Passw0rd-2"})
+	require.Equal(t, http.StatusNoContent, r.Status, "%s", r.Body)
+	r = call(t, "GET", accounts, before.AccessToken, nil)
+	require.Equal(t, http.StatusUnauthorized, r.Status)
+	require.Equal(t, "invalid_token", r.problem(t).Code)
+	r = call(t, "POST", "/api/realm/"+realm+"/auth/refresh", "", map[string]any{"refreshToken": before.RefreshToken})
+	require.Equal(t, http.StatusUnauthorized, r.Status)
+
+	time.Sleep(time.Second) // tokens of the sign-out's second are refused too
+	after := login(t, realm, "zoe@example.com", "Zoe-Passw0rd-2")
+	require.Equal(t, http.StatusForbidden, call(t, "GET", accounts, after.AccessToken, nil).Status)
 }

@@ -307,6 +307,9 @@ func (s *Server) applyUpdate(ctx context.Context, realmID, id string, in account
 	unset := bson.M{}
 	if in.Enabled != nil {
 		set["enabled"] = *in.Enabled
+		if !*in.Enabled {
+			set["tokensRevokedAt"] = now
+		}
 	}
 	if len(in.Attributes) > 0 {
 		cur, err := s.findAccount(ctx, realmID, id)
@@ -412,8 +415,9 @@ func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return fmt.Errorf("accounts.setPassword: %w", err)
 	}
+	now := s.now().UTC().Truncate(time.Millisecond)
 	res, err := s.db(realm.ID).Collection("accounts").UpdateOne(ctx, bson.M{"_id": id},
-		bson.M{"$set": bson.M{"passwordHash": hash, "updatedAt": s.now().UTC().Truncate(time.Millisecond)}})
+		bson.M{"$set": bson.M{"passwordHash": hash, "updatedAt": now, "tokensRevokedAt": now}})
 	if err != nil {
 		return fmt.Errorf("accounts.setPassword: %w", mongodb.Map(err))
 	}
@@ -427,7 +431,9 @@ func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) erro
 }
 
 // revokeRefreshTokens signs the account out everywhere: its refresh tokens
-// stop working. Access tokens run out on their own (DESIGN.md §6).
+// stop working. Callers have also stamped the account's tokensRevokedAt, which
+// refuses sessions and access tokens that started earlier and that this
+// update could not reach (issued concurrently with it).
 func (s *Server) revokeRefreshTokens(ctx context.Context, realmID, accountID string) error {
 	_, err := s.db(realmID).Collection("refresh_tokens").UpdateMany(ctx,
 		bson.M{"accountId": accountID, "revoked": false}, bson.M{"$set": bson.M{"revoked": true}})

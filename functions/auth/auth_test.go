@@ -656,3 +656,37 @@ func TestHashRefreshToken(t *testing.T) {
 	require.True(t, ok)
 	require.Len(t, h, 64)
 }
+
+// TestPasswordSetDuringLogin sets the account's password (as the accounts
+// function does: new hash and tokensRevokedAt, then revoking the account's
+// refresh tokens) just before a login with the old password inserts its
+// refresh token, after it has read the account. The login may still answer
+// with tokens, but its session must not outlive the password: the refresh
+// token is refused.
+func TestPasswordSetDuringLogin(t *testing.T) {
+	t.Parallel()
+	realm := newRealm(t)
+	account := newAccount(t, realm, "judy@example.com", "Secret123", true)
+
+	var setErr error
+	ran := make(chan struct{})
+	commands.before(tenant.DBName(realm)+".insert "+refreshTokens, func() {
+		defer close(ran)
+		ctx := context.WithoutCancel(t.Context())
+		db := side.Database(tenant.DBName(realm))
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		_, setErr = db.Collection("accounts").UpdateOne(ctx, bson.M{"_id": account},
+			bson.M{"$set": bson.M{"passwordHash": "changed", "tokensRevokedAt": now}})
+		if setErr == nil {
+			_, setErr = db.Collection(refreshTokens).UpdateMany(ctx,
+				bson.M{"accountId": account, "revoked": false}, bson.M{"$set": bson.M{"revoked": true}})
+		}
+	})
+	tok := login(t, realm, "judy@example.com", "Secret123")
+	<-ran
+	require.NoError(t, setErr)
+
+	status, next := refresh(t, realm, tok.RefreshToken)
+	require.Equal(t, http.StatusUnauthorized, status, "a session started before the password set outlived it")
+	require.Empty(t, next.RefreshToken)
+}

@@ -75,7 +75,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	now = s.now().UTC()
+	// The session starts when the account was read, before the password
+	// check: a password set or disable after that read stamps the account
+	// with a later tokensRevokedAt, and refresh refuses the session then.
 	_, refreshTTL := ttls(realm)
 	tokens, err := s.mint(ctx, realm, session{
 		accountID: cred.ID,

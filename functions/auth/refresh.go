@@ -107,7 +107,10 @@ func (s *Server) refreshTokens(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	if !acct.Enabled {
+	// A session that started before the account's tokens were revoked is
+	// over even if the revocation missed this token: a login whose account
+	// read preceded a password set inserts its token after the revocation.
+	if !acct.Enabled || old.AuthTime.Before(acct.TokensRevokedAt) {
 		return invalidRefreshToken()
 	}
 	tokens, err := s.mint(ctx, realm, session{
@@ -180,13 +183,16 @@ func refuseRefreshToken(ctx context.Context, coll *mongo.Collection, hash string
 type accountState struct {
 	Email   string `bson:"email"`
 	Enabled bool   `bson:"enabled"`
+	// TokensRevokedAt is when the account's password was last set or the
+	// account last disabled: sessions that started before it are over.
+	TokensRevokedAt time.Time `bson:"tokensRevokedAt"`
 }
 
 // findAccountState reads whether account id exists and may sign in. Errors:
 // NotFound when it does not exist, Unavailable when the database is.
 func findAccountState(ctx context.Context, accounts *mongo.Collection, id string) (accountState, error) {
 	var a accountState
-	opts := options.FindOne().SetProjection(bson.M{"email": 1, "enabled": 1})
+	opts := options.FindOne().SetProjection(bson.M{"email": 1, "enabled": 1, "tokensRevokedAt": 1})
 	if err := accounts.FindOne(ctx, bson.M{"_id": id}, opts).Decode(&a); err != nil {
 		return accountState{}, fmt.Errorf("auth.findAccountState: %w", mongodb.Map(err))
 	}

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -111,25 +112,32 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 	if !slices.Contains(claims.Audience, realm) {
 		return nil, invalidToken("The access token was not issued for this API.")
 	}
-	if err := g.checkAccount(ctx, realm, claims.Subject); err != nil {
+	if err := g.checkAccount(ctx, realm, claims); err != nil {
 		return nil, err
 	}
 	return &Principal{Realm: realm, AccountID: claims.Subject, Claims: claims}, nil
 }
 
-// checkAccount refuses tokens of accounts that were deleted or disabled
-// after the token was issued.
-func (g *Guard) checkAccount(ctx context.Context, realm, accountID string) error {
+// checkAccount refuses tokens of accounts that were deleted or disabled,
+// and tokens issued before the account's password was last set or the
+// account last disabled (a global sign-out).
+func (g *Guard) checkAccount(ctx context.Context, realm string, claims *token.Claims) error {
 	var a struct {
-		Enabled bool `bson:"enabled"`
+		Enabled         bool      `bson:"enabled"`
+		TokensRevokedAt time.Time `bson:"tokensRevokedAt"`
 	}
-	err := g.DB(realm).Collection("accounts").FindOne(ctx, bson.M{"_id": accountID},
-		options.FindOne().SetProjection(bson.M{"enabled": 1})).Decode(&a)
+	err := g.DB(realm).Collection("accounts").FindOne(ctx, bson.M{"_id": claims.Subject},
+		options.FindOne().SetProjection(bson.M{"enabled": 1, "tokensRevokedAt": 1})).Decode(&a)
 	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !a.Enabled) {
 		return invalidToken("The account of this access token is disabled or deleted.")
 	}
 	if err != nil {
 		return fmt.Errorf("access.checkAccount: %w", mongodb.Map(err))
+	}
+	// iat has whole seconds: a token issued in the same second as a password
+	// set is refused too, which costs a fresh sign-in at most a second.
+	if claims.IssuedAt == nil || claims.IssuedAt.Before(a.TokensRevokedAt) {
+		return invalidToken("The access token was issued before the account was signed out.")
 	}
 	return nil
 }
