@@ -22,9 +22,7 @@ import (
 	swaggerfiles "github.com/swaggo/files/v2"
 
 	"github.com/realmiam/realmiam"
-	"github.com/realmiam/realmiam/functions/accounts"
-	"github.com/realmiam/realmiam/functions/auth"
-	"github.com/realmiam/realmiam/functions/realms"
+	"github.com/realmiam/realmiam/functions"
 	"github.com/realmiam/realmiam/local/embedded"
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/serve"
@@ -72,19 +70,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer, read
 	if err != nil {
 		return err
 	}
-	realmsFn, err := realms.New(d)
+	realmsFn, fns, err := functions.All(d)
 	if err != nil {
 		return err
 	}
-	accountsFn, err := accounts.New(d)
-	if err != nil {
-		return err
-	}
-	authFn, err := auth.New(d)
-	if err != nil {
-		return err
-	}
-	api, err := serve.Handler(d, realmsFn, accountsFn, authFn)
+	api, err := serve.Handler(d, fns...)
 	if err != nil {
 		return err
 	}

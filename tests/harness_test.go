@@ -26,8 +26,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/realmiam/realmiam"
-	"github.com/realmiam/realmiam/functions/accounts"
-	"github.com/realmiam/realmiam/functions/auth"
+	"github.com/realmiam/realmiam/functions"
 	"github.com/realmiam/realmiam/functions/realms"
 	"github.com/realmiam/realmiam/local/embedded"
 	"github.com/realmiam/realmiam/shared/mongodb"
@@ -102,19 +101,11 @@ func setup(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	realmsFn, err := realms.New(d)
+	realmsFn, fns, err := functions.All(d)
 	if err != nil {
 		return 0, err
 	}
-	accountsFn, err := accounts.New(d)
-	if err != nil {
-		return 0, err
-	}
-	authFn, err := auth.New(d)
-	if err != nil {
-		return 0, err
-	}
-	handler, err = serve.Handler(d, realmsFn, accountsFn, authFn)
+	handler, err = serve.Handler(d, fns...)
 	if err != nil {
 		return 0, err
 	}

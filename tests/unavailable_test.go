@@ -13,9 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/realmiam/realmiam/functions/accounts"
-	"github.com/realmiam/realmiam/functions/auth"
-	"github.com/realmiam/realmiam/functions/realms"
+	"github.com/realmiam/realmiam/functions"
 	"github.com/realmiam/realmiam/local/embedded"
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/serve"
@@ -41,13 +39,9 @@ func TestDatabaseUnavailable(t *testing.T) {
 	logs := &syncBuffer{}
 	d, err := serve.NewDeps(cfg, client, serve.NewLogger(logs, 0))
 	require.NoError(t, err)
-	r, err := realms.New(d)
+	_, fns, err := functions.All(d)
 	require.NoError(t, err)
-	a, err := accounts.New(d)
-	require.NoError(t, err)
-	au, err := auth.New(d)
-	require.NoError(t, err)
-	h, err := serve.Handler(d, r, a, au)
+	h, err := serve.Handler(d, fns...)
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -1,6 +1,7 @@
 // Package accounts serves a realm's accounts: create, list, read, update,
-// delete, and the administrator's password set. Accounts are identified by
-// email, stored trimmed and lower-cased, unique per realm.
+// delete, the administrator's password set, and the groups, roles and
+// policies attached to an account. Accounts are identified by email, stored
+// trimmed and lower-cased, unique per realm.
 package accounts
 
 import (
@@ -15,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/realmiam/realmiam/shared/access"
 	"github.com/realmiam/realmiam/shared/email"
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/openapi"
@@ -35,12 +37,13 @@ var attributeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_:-]{0,63}$`)
 type Server struct {
 	db     func(realmID string) *mongo.Database
 	hasher *password.Hasher
+	access *access.Cache
 	now    func() time.Time
 }
 
 // New builds the accounts function.
 func New(d *serve.Deps) (*Server, error) {
-	return &Server{db: d.RealmDB, hasher: d.Hasher, now: d.Now}, nil
+	return &Server{db: d.RealmDB, hasher: d.Hasher, access: d.Access, now: d.Now}, nil
 }
 
 // Operations maps operationIds to handlers.
@@ -52,22 +55,39 @@ func (s *Server) Operations() map[string]openapi.HandlerFunc {
 		"updateAccount":      s.updateAccount,
 		"deleteAccount":      s.deleteAccount,
 		"setAccountPassword": s.setAccountPassword,
+
+		"listAccountGroups":   s.listAccountGroups,
+		"attachAccountGroup":  s.attachAccountGroup,
+		"detachAccountGroup":  s.detachAccountGroup,
+		"listAccountRoles":    s.listAccountRoles,
+		"attachAccountRole":   s.attachAccountRole,
+		"detachAccountRole":   s.detachAccountRole,
+		"listAccountPolicies": s.listAccountPolicies,
+		"attachAccountPolicy": s.attachAccountPolicy,
+		"detachAccountPolicy": s.detachAccountPolicy,
 	}
 }
 
 // Account is the stored account. PasswordHash never leaves this package's
-// responses (see view).
+// responses (see View). Groups, Roles and Policies hold the ids attached to
+// the account (see package attachment); documents written before they
+// existed lack them, which reads as empty.
 type Account struct {
 	ID           string            `bson:"_id"`
 	Email        string            `bson:"email"`
 	PasswordHash string            `bson:"passwordHash"`
 	Enabled      bool              `bson:"enabled"`
 	Attributes   map[string]string `bson:"attributes"`
+	Groups       []string          `bson:"groups"`
+	Roles        []string          `bson:"roles"`
+	Policies     []string          `bson:"policies"`
 	CreatedAt    time.Time         `bson:"createdAt"`
 	UpdatedAt    time.Time         `bson:"updatedAt"`
 }
 
-type accountView struct {
+// View is an account as the API shows it (the Account schema): never the
+// password hash.
+type View struct {
 	ID         string            `json:"id"`
 	Email      string            `json:"email"`
 	Enabled    bool              `json:"enabled"`
@@ -76,12 +96,12 @@ type accountView struct {
 	UpdatedAt  time.Time         `json:"updatedAt"`
 }
 
-func view(a *Account) accountView {
+func view(a *Account) View {
 	attrs := a.Attributes
 	if attrs == nil {
 		attrs = map[string]string{}
 	}
-	return accountView{ID: a.ID, Email: a.Email, Enabled: a.Enabled, Attributes: attrs,
+	return View{ID: a.ID, Email: a.Email, Enabled: a.Enabled, Attributes: attrs,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
@@ -117,6 +137,9 @@ func Create(ctx context.Context, db *mongo.Database, h *password.Hasher, policy 
 		PasswordHash: hash,
 		Enabled:      in.Enabled,
 		Attributes:   in.Attributes,
+		Groups:       []string{},
+		Roles:        []string{},
+		Policies:     []string{},
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
@@ -185,23 +208,24 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) error {
 		filter["email"] = cond
 	}
 	realm := tenant.From(r.Context())
-	items, next, err := s.listAccountsByEmail(r.Context(), realm.ID, filter, page.Limit)
+	items, next, err := ListByEmail(r.Context(), s.db(realm.ID), filter, page.Limit)
 	if err != nil {
 		return err
 	}
 	out := struct {
-		Items      []accountView `json:"items"`
-		NextCursor string        `json:"nextCursor,omitempty"`
+		Items      []View `json:"items"`
+		NextCursor string `json:"nextCursor,omitempty"`
 	}{Items: items, NextCursor: next}
 	return openapi.JSON(w, http.StatusOK, out)
 }
 
-// listAccountsByEmail returns one page in email order and the cursor of the
-// next page ("" on the last).
-func (s *Server) listAccountsByEmail(ctx context.Context, realmID string, filter bson.M, limit int) ([]accountView, string, error) {
+// ListByEmail returns one page of the accounts of db that match filter, in
+// email order, and the cursor of the next page ("" on the last). Callers put
+// the page's position into filter as email > after. Errors: Unavailable.
+func ListByEmail(ctx context.Context, db *mongo.Database, filter bson.M, limit int) ([]View, string, error) {
 	opts := options.Find().SetSort(bson.D{{Key: "email", Value: 1}}).SetLimit(int64(limit + 1)).
 		SetProjection(bson.M{"passwordHash": 0})
-	cur, err := s.db(realmID).Collection("accounts").Find(ctx, filter, opts)
+	cur, err := db.Collection("accounts").Find(ctx, filter, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("accounts.list: %w", mongodb.Map(err))
 	}
@@ -214,7 +238,7 @@ func (s *Server) listAccountsByEmail(ctx context.Context, realmID string, filter
 		docs = docs[:limit]
 		next = mongodb.EncodeCursor(docs[limit-1].Email)
 	}
-	items := make([]accountView, len(docs))
+	items := make([]View, len(docs))
 	for i := range docs {
 		items[i] = view(&docs[i])
 	}
@@ -278,6 +302,7 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		s.access.Invalidate(realm.ID)
 		if !a.Enabled {
 			if err := s.revokeRefreshTokens(ctx, realm.ID, id); err != nil {
 				return err
@@ -356,23 +381,42 @@ func (s *Server) applyUpdate(ctx context.Context, realmID, id string, in account
 	return &a, nil
 }
 
-// keepAnAdministrator refuses to disable or delete the last enabled account
-// of the system realm: nobody could administer the service afterwards, and a
-// restart does not recreate an administrator while one exists.
+// keepAnAdministrator refuses to disable or delete account id, or to take
+// SystemAdministratorAccess from it, when it is the last enabled system
+// account holding that policy: nobody could administer the service until a
+// restart re-grants it (realms.Bootstrap).
 func (s *Server) keepAnAdministrator(ctx context.Context, realmID, id string) error {
 	if realmID != tenant.System {
 		return nil
 	}
+	admin, err := s.systemAdministratorPolicy(ctx)
+	if err != nil {
+		return err
+	}
 	n, err := s.db(realmID).Collection("accounts").CountDocuments(ctx,
-		bson.M{"_id": bson.M{"$ne": id}, "enabled": true}, options.Count().SetLimit(1))
+		bson.M{"_id": bson.M{"$ne": id}, "enabled": true, "policies": admin}, options.Count().SetLimit(1))
 	if err != nil {
 		return fmt.Errorf("accounts.keepAnAdministrator: %w", mongodb.Map(err))
 	}
 	if n == 0 {
 		return problem.New(problem.Conflict, "last_administrator",
-			"This is the last enabled administrator of the system realm; enable or create another first.")
+			"This is the last enabled system administrator; give another account SystemAdministratorAccess first.")
 	}
 	return nil
+}
+
+// systemAdministratorPolicy is the id of the system realm's
+// SystemAdministratorAccess policy.
+func (s *Server) systemAdministratorPolicy(ctx context.Context) (string, error) {
+	var p struct {
+		ID string `bson:"_id"`
+	}
+	err := s.db(tenant.System).Collection("policies").FindOne(ctx, bson.M{"name": "SystemAdministratorAccess", "managed": true},
+		options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&p)
+	if err != nil {
+		return "", fmt.Errorf("accounts.systemAdministratorPolicy: %w", mongodb.Map(err))
+	}
+	return p.ID, nil
 }
 
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
@@ -388,6 +432,8 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	if _, err := db.Collection("refresh_tokens").DeleteMany(ctx, bson.M{"accountId": id}); err != nil {
 		return fmt.Errorf("accounts.delete: %w", mongodb.Map(err))
 	}
+	// The account's attachments live in its document and go with it; no
+	// other document refers to an account.
 	res, err := db.Collection("accounts").DeleteOne(ctx, bson.M{"_id": id})
 	if err != nil {
 		return fmt.Errorf("accounts.delete: %w", mongodb.Map(err))
@@ -395,6 +441,7 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	if res.DeletedCount == 0 {
 		return notFound()
 	}
+	s.access.Invalidate(realm.ID)
 	return openapi.NoContent(w)
 }
 
@@ -424,6 +471,7 @@ func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) erro
 	if res.MatchedCount == 0 {
 		return notFound()
 	}
+	s.access.Invalidate(realm.ID)
 	if err := s.revokeRefreshTokens(ctx, realm.ID, id); err != nil {
 		return err
 	}

@@ -134,7 +134,8 @@ func (s *Server) createRealm(w http.ResponseWriter, r *http.Request) error {
 	return openapi.Created(w, "/api/core/realms/"+realm.ID, realm)
 }
 
-// Create makes realm id (generated when empty) with settings. The realm document is written
+// Create makes realm id (generated when empty) with settings and its managed
+// policies. The realm document is written
 // first, so a duplicate id touches nothing else; then the database is
 // cleared of anything a crashed delete left behind, and gets its indexes and
 // first signing key. Errors: Invalid (bad id), Conflict (code realm_exists).
@@ -166,6 +167,9 @@ func (s *Server) Create(ctx context.Context, id, displayName string, settings te
 	}
 	s.keys.Forget(id)
 	if err := s.keys.Create(ctx, id); err != nil {
+		return nil, s.undoCreate(ctx, id, err)
+	}
+	if _, err := s.ensureManaged(ctx, id); err != nil {
 		return nil, s.undoCreate(ctx, id, err)
 	}
 	s.cache.Forget(id)

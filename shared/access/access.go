@@ -1,32 +1,27 @@
 // Package access decides who may call the admin API. Its Guard runs in the
 // request pipeline after validation: it resolves the realm named by the path,
-// authenticates the bearer token, and authorizes the operation's IAM action.
+// authenticates the bearer token, and authorizes the operation's IAM action
+// (x-iam-action) on its resource (x-iam-resource filled from the path) by
+// evaluating the caller's effective policies with shared/policy.
 //
-// Authorization is interim until the policy engine lands: administrators are
-// the accounts of the system realm, who may act on every realm. A realm's own
-// accounts are authenticated on their realm's endpoints but may not call
-// admin operations (403); their tokens are not accepted by other realms (401).
-//
-// A token only authenticates while its account exists and is enabled: the
-// guard reads the account on every protected request, so disabling or
-// deleting an administrator takes effect at once, as in IAM.
+// A realm's tokens are accepted by that realm's endpoints and, for system
+// realm tokens, by every realm's; any other realm's token is refused (401).
+// A token authenticates only while its account exists, is enabled, and was
+// not signed out after the token was issued. Accounts and their policies
+// come from the Cache: a warm request makes no database round trip, and a
+// change made through another process is seen within the cache's TTL.
 package access
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/openapi"
+	"github.com/realmiam/realmiam/shared/policy"
 	"github.com/realmiam/realmiam/shared/problem"
 	"github.com/realmiam/realmiam/shared/tenant"
 	"github.com/realmiam/realmiam/shared/token"
@@ -37,6 +32,7 @@ type Principal struct {
 	Realm     string // the realm that issued the token
 	AccountID string
 	Claims    *token.Claims
+	Account   *Account
 }
 
 type ctxKey struct{}
@@ -49,14 +45,15 @@ func PrincipalFrom(ctx context.Context) *Principal {
 
 // Guard implements openapi.Guard.
 type Guard struct {
-	Realms *tenant.Resolver
-	Tokens *token.Service
-	DB     func(realmID string) *mongo.Database
+	Realms   *tenant.Resolver
+	Tokens   *token.Service
+	Accounts *Cache
+	Now      func() time.Time
 }
 
 // Check resolves, authenticates and authorizes r for op. Errors: NotFound
-// (unknown realm), Unauthenticated (missing, invalid or foreign token),
-// Forbidden (not an administrator).
+// (unknown realm), Unauthenticated (missing, invalid, foreign or signed-out
+// token), Forbidden (no policy allows the action, or one denies it).
 func (g *Guard) Check(r *http.Request, op *openapi.Operation) (*http.Request, error) {
 	ctx := r.Context()
 	var target *tenant.Realm
@@ -77,9 +74,18 @@ func (g *Guard) Check(r *http.Request, op *openapi.Operation) (*http.Request, er
 		return nil, err
 	}
 	ctx = context.WithValue(ctx, ctxKey{}, p)
-	if p.Realm != tenant.System {
+	resource := fill(op.Resource, r.PathValue)
+	req := p.Account.Request(op.Action, resource, g.Now())
+	req.Context.Set(policy.KeySourceIP, SourceIP(r))
+	var res policy.Result
+	p.Account.Set.Evaluate(req, &res)
+	if !res.Allowed {
+		why := "no policy allows it"
+		if res.Decision == policy.ExplicitDeny {
+			why = "a policy denies it"
+		}
 		return nil, problem.Newf(problem.Forbidden, "access_denied",
-			"The caller may not perform %s on this resource.", op.Action)
+			"The caller may not perform %s on %s: %s.", op.Action, resource, why)
 	}
 	return r.WithContext(ctx), nil
 }
@@ -88,7 +94,7 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 	raw, ok := bearer(r)
 	if !ok {
 		return nil, &problem.Error{Kind: problem.Unauthenticated, Code: "missing_token",
-			Detail:    "This operation needs an access token: Authorization: Bearer <token>.",
+			Detail:    "This operation needs an access token: one Authorization: Bearer <token> header.",
 			Challenge: "Bearer"}
 	}
 	realm, ok := g.Tokens.RealmOf(raw)
@@ -112,34 +118,47 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 	if !slices.Contains(claims.Audience, realm) {
 		return nil, invalidToken("The access token was not issued for this API.")
 	}
-	if err := g.checkAccount(ctx, realm, claims); err != nil {
+	a, err := g.Accounts.Account(ctx, realm, claims.Subject)
+	switch {
+	case problem.Is(err, problem.NotFound):
+		return nil, invalidToken("The account of this access token is disabled or deleted.")
+	case err != nil:
 		return nil, err
-	}
-	return &Principal{Realm: realm, AccountID: claims.Subject, Claims: claims}, nil
-}
-
-// checkAccount refuses tokens of accounts that were deleted or disabled,
-// and tokens issued before the account's password was last set or the
-// account last disabled (a global sign-out).
-func (g *Guard) checkAccount(ctx context.Context, realm string, claims *token.Claims) error {
-	var a struct {
-		Enabled         bool      `bson:"enabled"`
-		TokensRevokedAt time.Time `bson:"tokensRevokedAt"`
-	}
-	err := g.DB(realm).Collection("accounts").FindOne(ctx, bson.M{"_id": claims.Subject},
-		options.FindOne().SetProjection(bson.M{"enabled": 1, "tokensRevokedAt": 1})).Decode(&a)
-	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && !a.Enabled) {
-		return invalidToken("The account of this access token is disabled or deleted.")
-	}
-	if err != nil {
-		return fmt.Errorf("access.checkAccount: %w", mongodb.Map(err))
-	}
+	case !a.Enabled:
+		return nil, invalidToken("The account of this access token is disabled or deleted.")
 	// iat has whole seconds: a token issued in the same second as a password
 	// set is refused too, which costs a fresh sign-in at most a second.
-	if claims.IssuedAt == nil || claims.IssuedAt.Before(a.TokensRevokedAt) {
-		return invalidToken("The access token was issued before the account was signed out.")
+	case claims.IssuedAt == nil || claims.IssuedAt.Before(a.TokensRevokedAt):
+		return nil, invalidToken("The access token was issued before the account was signed out.")
 	}
-	return nil
+	return &Principal{Realm: realm, AccountID: claims.Subject, Claims: claims, Account: a}, nil
+}
+
+// fill replaces each {name} of an IRN template with the path parameter.
+func fill(template string, param func(string) string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(template, '{')
+		j := strings.IndexByte(template, '}')
+		if i < 0 || j < i {
+			b.WriteString(template)
+			return b.String()
+		}
+		b.WriteString(template[:i])
+		b.WriteString(param(template[i+1 : j]))
+		template = template[j+1:]
+	}
+}
+
+// SourceIP is the address the request came from: the peer of the
+// connection. Behind a proxy that is the proxy; trusting X-Forwarded-For
+// needs a configured list of proxies, which does not exist yet.
+func SourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func invalidToken(detail string) error {
@@ -154,8 +173,7 @@ func bearer(r *http.Request) (string, bool) {
 	if len(hs) != 1 {
 		return "", false
 	}
-	h := hs[0]
-	scheme, raw, ok := strings.Cut(h, " ")
+	scheme, raw, ok := strings.Cut(hs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}

@@ -113,27 +113,33 @@ type Index struct {
 // is created. Functions that add collections add their indexes here.
 var RealmIndexes = []Index{
 	{Collection: "accounts", Keys: bson.D{{Key: "email", Value: 1}}, Unique: true},
+	{Collection: "groups", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	{Collection: "roles", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	{Collection: "policies", Keys: bson.D{{Key: "name", Value: 1}}, Unique: true},
+	// Multikey indexes on the attachment lists: who holds an id (deleting
+	// detaches it everywhere). With email, the first also serves a group's
+	// members in email order.
+	{Collection: "accounts", Keys: bson.D{{Key: "groups", Value: 1}, {Key: "email", Value: 1}}},
+	{Collection: "accounts", Keys: bson.D{{Key: "roles", Value: 1}}},
+	{Collection: "accounts", Keys: bson.D{{Key: "policies", Value: 1}}},
+	{Collection: "groups", Keys: bson.D{{Key: "roles", Value: 1}}},
+	{Collection: "groups", Keys: bson.D{{Key: "policies", Value: 1}}},
+	{Collection: "roles", Keys: bson.D{{Key: "policies", Value: 1}}},
 	{Collection: "refresh_tokens", Keys: bson.D{{Key: "family", Value: 1}}},
 	{Collection: "refresh_tokens", Keys: bson.D{{Key: "accountId", Value: 1}}},
 }
 
-// EnsureRealmIndexes creates RealmIndexes in db. It is idempotent.
+// EnsureRealmIndexes creates RealmIndexes in db. It is idempotent. Indexes
+// are created one command each: the embedded store (FerretDB v1.24) panics on
+// a createIndexes of several indexes that already exist.
 func EnsureRealmIndexes(ctx context.Context, db *mongo.Database) error {
-	byColl := map[string][]mongo.IndexModel{}
-	var order []string
 	for _, ix := range RealmIndexes {
-		if _, ok := byColl[ix.Collection]; !ok {
-			order = append(order, ix.Collection)
-		}
 		m := mongo.IndexModel{Keys: ix.Keys}
 		if ix.Unique {
 			m.Options = options.Index().SetUnique(true)
 		}
-		byColl[ix.Collection] = append(byColl[ix.Collection], m)
-	}
-	for _, c := range order {
-		if _, err := db.Collection(c).Indexes().CreateMany(ctx, byColl[c]); err != nil {
-			return fmt.Errorf("mongodb.EnsureRealmIndexes(%s): %w", c, Map(err))
+		if _, err := db.Collection(ix.Collection).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("mongodb.EnsureRealmIndexes(%s): %w", ix.Collection, Map(err))
 		}
 	}
 	return nil

@@ -38,6 +38,7 @@ type Deps struct {
 	Keys   *token.Keys
 	Tokens *token.Service
 	Hasher *password.Hasher
+	Access *access.Cache
 }
 
 // NewDeps builds Deps over a connected client.
@@ -57,6 +58,7 @@ func NewDeps(cfg Config, client *mongo.Client, log *slog.Logger) (*Deps, error) 
 	if err != nil {
 		return nil, err
 	}
+	d.Access = access.NewCache(d.RealmDB, d.Now)
 	return d, nil
 }
 
@@ -79,7 +81,7 @@ func Handler(d *Deps, fns ...Function) (http.Handler, error) {
 			handlers[id] = h
 		}
 	}
-	guard := &access.Guard{Realms: d.Realms, Tokens: d.Tokens, DB: d.RealmDB}
+	guard := &access.Guard{Realms: d.Realms, Tokens: d.Tokens, Accounts: d.Access, Now: d.Now}
 	api, err := openapi.NewHandler(openapi.Config{
 		Spec:     realmiam.Spec,
 		Handlers: handlers,
