@@ -34,6 +34,7 @@ func TestDisabledOrDeletedAdministratorLosesAccessAtOnce(t *testing.T) {
 	t.Parallel()
 	email := uniqueID("adm-") + "@example.com"
 	id := createAccount(t, tenant.System, email, "Second-Adm1n-Pass")
+	put(t, "/api/realm/system/accounts/"+id+"/policies/"+managedPolicyID(t, tenant.System, "SystemAdministratorAccess"))
 	bob := login(t, tenant.System, email, "Second-Adm1n-Pass").AccessToken
 	require.Equal(t, http.StatusOK, call(t, "GET", "/api/core/realms?limit=1", bob, nil).Status)
 
@@ -83,20 +84,24 @@ func TestDuplicateAuthorizationHeaders(t *testing.T) {
 	require.NotEmpty(t, res.Header.Get("WWW-Authenticate"))
 }
 
-// The system realm always keeps an enabled administrator. This test changes
+// The system realm always keeps an enabled account holding
+// SystemAdministratorAccess. This test changes
 // the bootstrap administrator, so it does not run in parallel (Go runs it
 // before the parallel tests start).
 func TestLastAdministratorIsKept(t *testing.T) {
 	root := adminID(t)
 	rootPath := "/api/realm/system/accounts/" + root
+	admin := managedPolicyID(t, tenant.System, "SystemAdministratorAccess")
 	other := createAccount(t, tenant.System, uniqueID("spare-")+"@example.com", "Spare-Adm1n-Pass")
 	otherPath := "/api/realm/system/accounts/" + other
+	put(t, otherPath+"/policies/"+admin)
 	defer call(t, "DELETE", otherPath, env.AdminToken, nil)
 	// With the other account disabled, root is the last enabled one.
 	require.Equal(t, http.StatusOK, call(t, "PATCH", otherPath, env.AdminToken, map[string]any{"enabled": false}).Status)
 	for _, r := range []*resp{
 		call(t, "PATCH", rootPath, env.AdminToken, map[string]any{"enabled": false}),
 		call(t, "DELETE", rootPath, env.AdminToken, nil),
+		call(t, "DELETE", rootPath+"/policies/"+admin, env.AdminToken, nil),
 	} {
 		require.Equal(t, http.StatusConflict, r.Status, "%s", r.Body)
 		require.Equal(t, "last_administrator", r.problem(t).Code)
