@@ -235,6 +235,8 @@ func TestAdminAPIObeysPolicies(t *testing.T) {
 	// Read-only: lists and reads, never writes.
 	require.Equal(t, http.StatusOK, call(t, "GET", base+"/accounts", reader, nil).Status)
 	require.Equal(t, http.StatusOK, call(t, "GET", base+"/policies", reader, nil).Status)
+	require.Equal(t, http.StatusOK, call(t, "GET", "/api/core/realms/"+realm, reader, nil).Status)
+	require.Equal(t, http.StatusForbidden, call(t, "PATCH", "/api/core/realms/"+realm, reader, map[string]any{"displayName": "x"}).Status)
 	r = call(t, "POST", base+"/accounts", reader, map[string]any{"email": "x@example.com", "password": "Xx-Passw0rd1"})
 	require.Equal(t, http.StatusForbidden, r.Status)
 	p := r.problem(t)

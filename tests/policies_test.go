@@ -204,3 +204,26 @@ func TestPolicyManaged(t *testing.T) {
 	r = call(t, "PATCH", policyEntity.itemPath(realm, "nosuchpolicy"), env.AdminToken, map[string]any{"description": "x"})
 	requireProblem(t, r, http.StatusNotFound, "policy_not_found", "")
 }
+
+// TestManagedPoliciesFollowTheCode checks that a start brings every realm's
+// managed policies to the documents the code defines, as AWS updates its
+// managed policies everywhere: a realm created by an older version, or a
+// document changed behind the API, gets the current one. Not parallel:
+// Bootstrap sweeps databases of realms being created.
+func TestManagedPoliciesFollowTheCode(t *testing.T) {
+	ctx := context.Background()
+	realm := newRealm(t)
+	id := managedPolicyID(t, realm, "ReadOnlyAccess")
+	want := policyEntity.get(t, realm, id)
+	_, err := tenant.DB(env.Client, realm).Collection("policies").UpdateOne(ctx, bson.M{"_id": id},
+		bson.M{"$set": bson.M{"document": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}})
+	require.NoError(t, err)
+	_, err = tenant.DB(env.Client, realm).Collection("policies").DeleteOne(ctx, bson.M{"name": "SelfService"})
+	require.NoError(t, err)
+
+	_, err = env.Realms.Bootstrap(ctx, adminEmail, adminPassword)
+	require.NoError(t, err)
+	got := policyEntity.get(t, realm, id)
+	require.JSONEq(t, string(want.Document), string(got.Document))
+	require.NotEmpty(t, managedPolicyID(t, realm, "SelfService"), "recreated")
+}

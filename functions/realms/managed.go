@@ -38,9 +38,10 @@ var managedPolicies = []managedPolicy{
 	},
 	{
 		name:        "ReadOnlyAccess",
-		description: "Read everything in this realm.",
+		description: "Read everything in this realm, and the realm's settings.",
 		document: `{"Version":"2012-10-17","Statement":[
-			{"Sid":"ReadOnly","Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"irn:iam:REALM:*"}]}`,
+			{"Sid":"ReadOnly","Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"irn:iam:REALM:*"},
+			{"Sid":"RealmSettings","Effect":"Allow","Action":"iam:GetRealm","Resource":"irn:iam:system:realm/REALM"}]}`,
 	},
 	{
 		name:        "SelfService",
@@ -68,8 +69,10 @@ type policyDoc struct {
 }
 
 // ensureManaged creates realmID's managed policies that are missing (by
-// name), and returns the ids of those it created. It is idempotent, so that
-// realms created before a managed policy existed get it at the next start.
+// name), brings the documents of existing ones up to date, and returns the
+// ids of those it created. It is idempotent, so that realms created before a
+// managed policy existed or changed get it at the next start, the way AWS
+// updates its managed policies in every account.
 func (s *Server) ensureManaged(ctx context.Context, realmID string) (created map[string]string, err error) {
 	list := managedPolicies
 	if realmID == tenant.System {
@@ -90,7 +93,13 @@ func (s *Server) ensureManaged(ctx context.Context, realmID string) (created map
 		}
 		_, err := coll.InsertOne(ctx, doc)
 		switch {
-		case mongodb.IsDuplicate(err): // exists (by name)
+		case mongodb.IsDuplicate(err): // exists (by name): update it if it changed
+			_, err = coll.UpdateOne(ctx,
+				bson.M{"name": m.name, "managed": true, "document": bson.M{"$ne": doc.Document}},
+				bson.M{"$set": bson.M{"document": doc.Document, "description": doc.Description, "updatedAt": now}})
+			if err != nil {
+				return nil, fmt.Errorf("realms.ensureManaged: %w", mongodb.Map(err))
+			}
 		case err != nil:
 			return nil, fmt.Errorf("realms.ensureManaged: %w", mongodb.Map(err))
 		default:
