@@ -228,7 +228,7 @@ func TestAdminAPIObeysPolicies(t *testing.T) {
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	require.Equal(t, http.StatusOK, call(t, "GET", "/api/core/realms/"+realm, admin, nil).Status)
 	require.Equal(t, http.StatusForbidden, call(t, "DELETE", "/api/core/realms/"+realm, admin, nil).Status)
-	require.Equal(t, http.StatusForbidden, call(t, "GET", "/api/core/realms", admin, nil).Status)
+	require.Equal(t, http.StatusUnauthorized, call(t, "GET", "/api/core/realms", admin, nil).Status, "the registry is the system realm's")
 	other := newRealm(t)
 	require.Equal(t, http.StatusUnauthorized, call(t, "GET", "/api/realm/"+other+"/accounts", admin, nil).Status)
 
@@ -296,3 +296,52 @@ func TestSystemAccountsNeedThePolicy(t *testing.T) {
 func rawJSON(doc string) json.RawMessage { return json.RawMessage(doc) }
 
 func replaceRealm(doc, realm string) string { return strings.ReplaceAll(doc, "REALM", realm) }
+
+// A realm's policies may name anything, but its tokens act on that realm
+// only: a realm administrator who grants itself Action "*" on Resource "*"
+// reaches its own realm's settings and nothing of the registry or of other
+// realms (found by an exploratory test: the core endpoints once took any
+// realm's token and let its policies decide).
+func TestRealmTokensNeverReachTheRegistry(t *testing.T) {
+	t.Parallel()
+	realm, other := newRealm(t), newRealm(t)
+	base := "/api/realm/" + realm
+	id := createAccount(t, realm, "carol@example.com", "Carol-Passw0rd")
+	put(t, base+"/accounts/"+id+"/policies/"+managedPolicyID(t, realm, "RealmAdministratorAccess"))
+	carol := login(t, realm, "carol@example.com", "Carol-Passw0rd").AccessToken
+
+	// Carol escalates inside her realm, which is hers to do.
+	r := call(t, "POST", base+"/policies", carol, map[string]any{"name": "God",
+		"document": rawJSON(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	var god struct{ ID string }
+	r.decode(t, &god)
+	require.Equal(t, http.StatusNoContent, call(t, "PUT", base+"/accounts/"+id+"/policies/"+god.ID, carol, nil).Status)
+
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/core/realms"},
+		{"POST", "/api/core/realms"},
+		{"GET", "/api/core/realms/" + other},
+		{"PATCH", "/api/core/realms/" + other},
+		{"DELETE", "/api/core/realms/" + other},
+		{"PATCH", "/api/core/realms/" + tenant.System},
+		{"GET", "/api/realm/" + other + "/accounts"},
+		{"GET", "/api/realm/" + tenant.System + "/accounts"},
+	} {
+		var body any
+		switch c.method {
+		case "POST":
+			body = map[string]any{"id": uniqueID("evil-"), "displayName": "Evil"}
+		case "PATCH":
+			body = map[string]any{"displayName": "pwned"}
+		}
+		r := call(t, c.method, c.path, carol, body)
+		require.Equal(t, http.StatusUnauthorized, r.Status, "%s %s: %s", c.method, c.path, r.Body)
+		require.Equal(t, "invalid_token", r.problem(t).Code)
+	}
+	require.NotEqual(t, "pwned", getRealm(t, other).DisplayName)
+	require.NotEqual(t, "pwned", getRealm(t, tenant.System).DisplayName)
+	// Her own realm's settings are hers.
+	r = call(t, "PATCH", "/api/core/realms/"+realm, carol, map[string]any{"displayName": "Carol's"})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+}

@@ -88,10 +88,11 @@ func TestRealmIsolation(t *testing.T) {
 			{"A get self", "GET", accountPath(a, sameA), nil, 403, "access_denied"},
 			{"A create", "POST", "/api/realm/" + a + "/accounts", map[string]any{"email": "evil@example.com", "password": "Evil-Passw0rd"}, 403, "access_denied"},
 			{"A delete other", "DELETE", accountPath(a, onlyA), nil, 403, "access_denied"},
-			{"core list", "GET", "/api/core/realms", nil, 403, "access_denied"},
+			{"core list", "GET", "/api/core/realms", nil, 401, "invalid_token"},
 			{"core get own realm", "GET", "/api/core/realms/" + a, nil, 403, "access_denied"},
-			{"core create", "POST", "/api/core/realms", map[string]any{"id": uniqueID("evil-")}, 403, "access_denied"},
-			{"core delete B", "DELETE", "/api/core/realms/" + b, nil, 403, "access_denied"},
+			{"core create", "POST", "/api/core/realms", map[string]any{"id": uniqueID("evil-")}, 401, "invalid_token"},
+			{"core delete B", "DELETE", "/api/core/realms/" + b, nil, 401, "invalid_token"},
+			{"core delete own realm", "DELETE", "/api/core/realms/" + a, nil, 403, "access_denied"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				r := call(t, c.method, c.path, tokA.AccessToken, c.body)

@@ -4,8 +4,9 @@
 // (x-iam-action) on its resource (x-iam-resource filled from the path) by
 // evaluating the caller's effective policies with shared/policy.
 //
-// A realm's tokens are accepted by that realm's endpoints and, for system
-// realm tokens, by every realm's; any other realm's token is refused (401).
+// A realm's tokens are accepted by that realm's endpoints (and by the core
+// endpoints of that realm, /api/core/realms/{realmId}) and, for system realm
+// tokens, by every realm's; any other realm's token is refused (401).
 // A token authenticates only while its account exists, is enabled, and was
 // not signed out after the token was issued. Accounts and their policies
 // come from the Cache: a warm request makes no database round trip, and a
@@ -101,7 +102,7 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 	if !ok {
 		return nil, invalidToken("The access token is not valid.")
 	}
-	if target != nil && realm != target.ID && realm != tenant.System {
+	if realm != tenant.System && realm != actsOn(r, target) {
 		return nil, invalidToken("The access token was not issued for this realm.")
 	}
 	if _, err := g.Realms.Get(ctx, realm); err != nil {
@@ -132,6 +133,23 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 		return nil, invalidToken("The access token was issued before the account was signed out.")
 	}
 	return &Principal{Realm: realm, AccountID: claims.Subject, Claims: claims, Account: a}, nil
+}
+
+// actsOn is the realm an operation acts on: the realm of a realm-scoped path
+// ({tenantId}), the realm named by a core path ({realmId}), and otherwise the
+// system realm, which owns the realm registry. Only tokens of that realm, or
+// of the system realm, may call the operation, whatever their policies say:
+// a realm's own policies can name another realm's resources, but they never
+// reach them.
+func actsOn(r *http.Request, target *tenant.Realm) string {
+	switch {
+	case target != nil:
+		return target.ID
+	case r.PathValue("realmId") != "":
+		return r.PathValue("realmId")
+	default:
+		return tenant.System
+	}
 }
 
 // fill replaces each {name} of an IRN template with the path parameter.
