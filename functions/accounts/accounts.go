@@ -279,9 +279,11 @@ func (s *Server) updateAccount(w http.ResponseWriter, r *http.Request) error {
 	realm := tenant.From(ctx)
 	id := r.PathValue("accountId")
 	if in.Enabled != nil && !*in.Enabled {
-		if err := s.keepAnAdministrator(ctx, realm.ID, id); err != nil {
+		release, err := s.keepAnAdministrator(ctx, realm.ID, id)
+		if err != nil {
 			return err
 		}
+		defer release()
 	}
 	names := map[string]string{}
 	for k := range in.Attributes {
@@ -381,51 +383,15 @@ func (s *Server) applyUpdate(ctx context.Context, realmID, id string, in account
 	return &a, nil
 }
 
-// keepAnAdministrator refuses to disable or delete account id, or to take
-// SystemAdministratorAccess from it, when it is the last enabled system
-// account holding that policy: nobody could administer the service until a
-// restart re-grants it (realms.Bootstrap).
-func (s *Server) keepAnAdministrator(ctx context.Context, realmID, id string) error {
-	if realmID != tenant.System {
-		return nil
-	}
-	admin, err := s.systemAdministratorPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	n, err := s.db(realmID).Collection("accounts").CountDocuments(ctx,
-		bson.M{"_id": bson.M{"$ne": id}, "enabled": true, "policies": admin}, options.Count().SetLimit(1))
-	if err != nil {
-		return fmt.Errorf("accounts.keepAnAdministrator: %w", mongodb.Map(err))
-	}
-	if n == 0 {
-		return problem.New(problem.Conflict, "last_administrator",
-			"This is the last enabled system administrator; give another account SystemAdministratorAccess first.")
-	}
-	return nil
-}
-
-// systemAdministratorPolicy is the id of the system realm's
-// SystemAdministratorAccess policy.
-func (s *Server) systemAdministratorPolicy(ctx context.Context) (string, error) {
-	var p struct {
-		ID string `bson:"_id"`
-	}
-	err := s.db(tenant.System).Collection("policies").FindOne(ctx, bson.M{"name": "SystemAdministratorAccess", "managed": true},
-		options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&p)
-	if err != nil {
-		return "", fmt.Errorf("accounts.systemAdministratorPolicy: %w", mongodb.Map(err))
-	}
-	return p.ID, nil
-}
-
 func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	realm := tenant.From(ctx)
 	id := r.PathValue("accountId")
-	if err := s.keepAnAdministrator(ctx, realm.ID, id); err != nil {
+	release, err := s.keepAnAdministrator(ctx, realm.ID, id)
+	if err != nil {
 		return err
 	}
+	defer release()
 	db := s.db(realm.ID)
 	// Sessions go first, so a crash between the two steps leaves an account
 	// that must sign in again rather than tokens of a deleted account.

@@ -52,9 +52,11 @@ func (s *Server) detachAccountPolicy(w http.ResponseWriter, r *http.Request) err
 			return err
 		}
 		if r.PathValue("policyId") == admin {
-			if err := s.keepAnAdministrator(r.Context(), realm.ID, r.PathValue("accountId")); err != nil {
+			release, err := s.keepAnAdministrator(r.Context(), realm.ID, r.PathValue("accountId"))
+			if err != nil {
 				return err
 			}
+			defer release()
 		}
 	}
 	return s.detach(w, r, attachment.AccountPolicies, "policyId")
