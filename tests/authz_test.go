@@ -254,9 +254,18 @@ func TestAdminAPIObeysPolicies(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, call(t, "POST", base+"/authz/evaluate", self, body).Status)
 	require.Equal(t, http.StatusOK, call(t, "POST", base+"/authz/evaluate", admin, body).Status)
 
-	// Setting its own password signs the account out everywhere, this
-	// session included.
-	require.Equal(t, http.StatusNoContent, call(t, "PUT", base+"/accounts/"+selfID+"/password", self, map[string]any{"password": "Self-Passw0rd2"}).Status)
+	// Setting its own password takes the current one (a stolen access token
+	// must not become the account), and signs the account out everywhere,
+	// this session included.
+	selfPassword := base + "/accounts/" + selfID + "/password"
+	requireProblem(t, call(t, "PUT", selfPassword, self, map[string]any{"password": "Self-Passw0rd2"}),
+		http.StatusBadRequest, "invalid_request", "currentPassword")
+	requireProblem(t, call(t, "PUT", selfPassword, self, map[string]any{"password": "Self-Passw0rd2", "currentPassword": "Self-Passw0rd9"}),
+		http.StatusForbidden, "wrong_current_password", "")
+	require.Equal(t, http.StatusOK, call(t, "GET", base+"/accounts/"+selfID, self, nil).Status, "refusals change nothing")
+	requireLoginFails(t, realm, "self@example.com", "Self-Passw0rd2")
+	require.Equal(t, http.StatusNoContent, call(t, "PUT", selfPassword, self,
+		map[string]any{"password": "Self-Passw0rd2", "currentPassword": "Self-Passw0rd1"}).Status)
 	require.Equal(t, http.StatusUnauthorized, call(t, "GET", base+"/accounts/"+selfID, self, nil).Status)
 
 	// Taking the policy away takes the permission away.

@@ -413,7 +413,8 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Password string `json:"password"`
+		Password        string  `json:"password"`
+		CurrentPassword *string `json:"currentPassword"`
 	}
 	if err := openapi.Decode(r, &in); err != nil {
 		return err
@@ -424,15 +425,36 @@ func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) erro
 	if err := realm.Settings.PasswordPolicy.Check("password", in.Password); err != nil {
 		return err
 	}
+	filter := bson.M{"_id": id}
+	// An account that changes its own password proves it knows the current
+	// one, as with Cognito's ChangePassword: otherwise a stolen access token
+	// would become the account for good. The write is conditional on the
+	// hash that was checked.
+	if p := access.PrincipalFrom(ctx); p != nil && p.Realm == realm.ID && p.AccountID == id {
+		if in.CurrentPassword == nil {
+			return problem.InvalidField("currentPassword", "is required when an account sets its own password")
+		}
+		cur, err := s.findAccount(ctx, realm.ID, id)
+		if err != nil {
+			return err
+		}
+		if !s.hasher.Verify(cur.PasswordHash, *in.CurrentPassword) {
+			return problem.New(problem.Forbidden, "wrong_current_password", "The current password is not correct.")
+		}
+		filter["passwordHash"] = cur.PasswordHash
+	}
 	hash, err := s.hasher.Hash(in.Password)
 	if err != nil {
 		return fmt.Errorf("accounts.setPassword: %w", err)
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	res, err := s.db(realm.ID).Collection("accounts").UpdateOne(ctx, bson.M{"_id": id},
+	res, err := s.db(realm.ID).Collection("accounts").UpdateOne(ctx, filter,
 		bson.M{"$set": bson.M{"passwordHash": hash, "updatedAt": now, "tokensRevokedAt": now}})
 	if err != nil {
 		return fmt.Errorf("accounts.setPassword: %w", mongodb.Map(err))
+	}
+	if res.MatchedCount == 0 && filter["passwordHash"] != nil {
+		return problem.New(problem.Conflict, "concurrent_update", "The password changed while it was being set; retry.")
 	}
 	if res.MatchedCount == 0 {
 		return notFound()
