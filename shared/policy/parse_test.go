@@ -176,6 +176,26 @@ func TestParseSize(t *testing.T) {
 	require.Equal(t, MaxSize-1, size([]byte(wide)))
 	_, err = Parse([]byte(wide))
 	require.NoError(t, err)
+
+	// Characters as they are, not as the client's encoder escaped them.
+	for plain, escaped := range map[string]string{
+		"é": `\u00e9`,
+		"a": `\u0061`,
+		"<": `\u003c`,
+		"😀": `\uD83D\uDE00`,
+		`"`: `\"`,
+		"":  `\n\t\r\u0020`, // whitespace, escaped or not, is not counted
+	} {
+		require.Equal(t, size([]byte(`"x`+plain+`"`)), size([]byte(`"x`+escaped+`"`)), "%s", escaped)
+	}
+	escapedWide := strings.Replace(sized(MaxSize, ""), "yy", `\u00e9`, 1)
+	require.Equal(t, MaxSize-1, size([]byte(escapedWide)))
+	_, err = Parse([]byte(escapedWide))
+	require.NoError(t, err)
+	// Broken escapes are counted without reading past the end.
+	for _, s := range []string{`"\`, `"\u12`, `"\uD83D\u`, `"\uD83D\uZZZZ"`} {
+		require.Positive(t, size([]byte(s)))
+	}
 }
 
 func TestParseAccepts(t *testing.T) {

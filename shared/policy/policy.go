@@ -151,19 +151,68 @@ func parse(raw []byte) (*Document, error) {
 	return doc, nil
 }
 
-// size counts the characters of raw that are not JSON whitespace. It counts
-// UTF-8 sequences, not bytes, by skipping continuation bytes.
+// size counts the characters of raw that are not whitespace (space, tab,
+// CR, LF). It counts characters as they are, not as they were encoded: a
+// UTF-8 sequence counts once (continuation bytes are skipped), and so does
+// an escape inside a string (\u00e9 is é, \uD83D\uDE00 one emoji, \n a
+// newline and so not counted), so that a client's choice of JSON encoder
+// does not decide whether a document fits.
 func size(raw []byte) int {
-	n := 0
-	for _, c := range raw {
+	n, inString := 0, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
 		switch {
+		case inString && c == '\\' && i+1 < len(raw):
+			i++
+			switch raw[i] {
+			case 'n', 't', 'r':
+			case 'u':
+				r := hex4(raw[i+1:])
+				if r >= 0 {
+					i += 4
+				}
+				if 0xD800 <= r && r < 0xDC00 && i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+					if lo := hex4(raw[i+3:]); 0xDC00 <= lo && lo < 0xE000 {
+						i += 6
+					}
+				}
+				if r != ' ' && r != '\t' && r != '\n' && r != '\r' {
+					n++
+				}
+			default:
+				n++
+			}
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 		case c&0xC0 == 0x80:
 		default:
+			if c == '"' {
+				inString = !inString
+			}
 			n++
 		}
 	}
 	return n
+}
+
+// hex4 is the value of the four hex digits that b starts with, or -1.
+func hex4(b []byte) int {
+	if len(b) < 4 {
+		return -1
+	}
+	v := 0
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			v = v<<4 | int(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | int(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			v = v<<4 | int(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return v
 }
 
 func invalid(fields []problem.FieldError) *problem.Error {
