@@ -374,3 +374,18 @@ func requireProblem(t testing.TB, r *resp, status int, code, field string) probl
 	}
 	return p
 }
+
+// A display name is text for people: control characters are refused.
+func TestRealmDisplayNameRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
+	id := newRealm(t)
+	for _, name := range []string{"a\u0000b", "line\nbreak", "bell\u0007", "del\u007f"} {
+		requireProblem(t, call(t, "PATCH", "/api/core/realms/"+id, env.AdminToken, map[string]any{"displayName": name}),
+			http.StatusBadRequest, "invalid_request", "displayName")
+		requireProblem(t, call(t, "POST", "/api/core/realms", env.AdminToken, map[string]any{"id": uniqueID("ctl-"), "displayName": name}),
+			http.StatusBadRequest, "invalid_request", "displayName")
+	}
+	require.Equal(t, id, getRealm(t, id).DisplayName, "unchanged")
+	r := call(t, "PATCH", "/api/core/realms/"+id, env.AdminToken, map[string]any{"displayName": "Ünïcødé <Corp> & Co. ☃"})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+}
