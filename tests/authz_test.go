@@ -204,7 +204,9 @@ func TestSimulateStoresNothing(t *testing.T) {
 		"action":   "s3:GetObject", "resource": "*",
 	})
 	require.Equal(t, http.StatusBadRequest, r.Status)
-	require.Equal(t, "policies[0].Statement[0].Effect", r.problem(t).Errors[0].Field)
+	p := r.problem(t)
+	require.Equal(t, "policies[0].Statement[0].Effect", p.Errors[0].Field)
+	require.True(t, strings.HasPrefix(p.Detail, "policies[0]: the policy document is invalid"), "%s", p.Detail)
 }
 
 // The admin API obeys the engine: managed policies give realm administrators,

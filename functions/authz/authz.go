@@ -123,7 +123,7 @@ func (s *Server) simulate(w http.ResponseWriter, r *http.Request) error {
 			atts[i].Policy, err = policy.Compile(strconv.Itoa(i), "simulated-"+strconv.Itoa(i), doc)
 		}
 		if err != nil {
-			return prefixFields(err, field+".")
+			return prefixFields(err, field)
 		}
 		atts[i].Via = policy.Via{Kind: policy.ViaDirect}
 	}
@@ -212,9 +212,12 @@ func prefixFields(err error, prefix string) error {
 	out := *pe
 	out.Fields = make([]problem.FieldError, len(pe.Fields))
 	for i, f := range pe.Fields {
-		out.Fields[i] = problem.FieldError{Field: prefix + f.Field, Reason: f.Reason}
+		out.Fields[i] = problem.FieldError{Field: prefix + "." + f.Field, Reason: f.Reason}
+		if f.Field == "" {
+			out.Fields[i].Field = prefix
+		}
 	}
-	out.Detail = prefix + " " + pe.Detail
+	out.Detail = prefix + ": " + pe.Detail
 	return &out
 }
 
