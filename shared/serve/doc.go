@@ -32,7 +32,8 @@
 //     from every event's path. Paths without it (the same API called on its
 //     execute-api host) are left alone, so both addresses work. ALB events
 //     follow this rule too: a listener rule that forwards /iam/* to the
-//     function needs IAM_BASE_PATH=/iam.
+//     function needs IAM_BASE_PATH=/iam. Plain HTTP (OpenFaaS, containers)
+//     serves paths as they arrive; IAM_BASE_PATH does not apply there.
 //
 // A path that maps onto no operation is a 404 problem (route_not_found), as
 // over plain HTTP. Token issuers do not depend on any of this: they come
