@@ -207,9 +207,10 @@ func TestPolicyManaged(t *testing.T) {
 
 // TestManagedPoliciesFollowTheCode checks that a start brings every realm's
 // managed policies to the documents the code defines, as AWS updates its
-// managed policies everywhere: a realm created by an older version, or a
-// document changed behind the API, gets the current one. Not parallel:
-// Bootstrap sweeps databases of realms being created.
+// managed policies everywhere: a realm created by an older version (an
+// older document, a managed policy missing, an older schema version
+// recorded) gets the current ones. Not parallel: Bootstrap sweeps databases
+// of realms being created.
 func TestManagedPoliciesFollowTheCode(t *testing.T) {
 	ctx := context.Background()
 	realm := newRealm(t)
@@ -219,6 +220,9 @@ func TestManagedPoliciesFollowTheCode(t *testing.T) {
 		bson.M{"$set": bson.M{"document": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}})
 	require.NoError(t, err)
 	_, err = tenant.DB(env.Client, realm).Collection("policies").DeleteOne(ctx, bson.M{"name": "SelfService"})
+	require.NoError(t, err)
+	_, err = env.Deps.Core.Collection("realms").UpdateOne(ctx, bson.M{"_id": realm},
+		bson.M{"$set": bson.M{"schemaVersion": "older"}})
 	require.NoError(t, err)
 
 	_, err = env.Realms.Bootstrap(ctx, adminEmail, adminPassword)

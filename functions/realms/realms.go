@@ -24,16 +24,18 @@ import (
 
 // Server serves the realms function.
 type Server struct {
-	d      *serve.Deps
-	realms *mongo.Collection
-	keys   *token.Keys
-	cache  *tenant.Resolver
-	now    func() time.Time
+	d             *serve.Deps
+	realms        *mongo.Collection
+	keys          *token.Keys
+	cache         *tenant.Resolver
+	now           func() time.Time
+	schemaVersion string // see upgradeRealms
 }
 
 // New builds the realms function.
 func New(d *serve.Deps) (*Server, error) {
-	return &Server{d: d, realms: d.Core.Collection("realms"), keys: d.Keys, cache: d.Realms, now: d.Now}, nil
+	return &Server{d: d, realms: d.Core.Collection("realms"), keys: d.Keys, cache: d.Realms, now: d.Now,
+		schemaVersion: schemaVersion()}, nil
 }
 
 // Operations maps operationIds to handlers.
@@ -171,6 +173,11 @@ func (s *Server) Create(ctx context.Context, id, displayName string, settings te
 	}
 	if _, err := s.ensureManaged(ctx, id); err != nil {
 		return nil, s.undoCreate(ctx, id, err)
+	}
+	// Recorded last: a realm whose creation stopped half-way is completed
+	// by the next start's upgrade.
+	if _, err := s.realms.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": bson.M{"schemaVersion": s.schemaVersion}}); err != nil {
+		return nil, s.undoCreate(ctx, id, fmt.Errorf("realms.Create: %w", mongodb.Map(err)))
 	}
 	s.cache.Forget(id)
 	return realm, nil

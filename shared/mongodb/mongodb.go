@@ -21,19 +21,21 @@ import (
 	"github.com/realmiam/realmiam/shared/problem"
 )
 
-// Connect creates the process's client and checks the server answers.
+// Connect creates the process's client and checks the server answers, so
+// that the first connection is open before the first request.
 // With embedded=true the pool holds one connection: the embedded store loses
-// concurrent updates otherwise (DESIGN.md §10). extra options apply last
-// (tests add a command monitor).
+// concurrent updates otherwise (DESIGN.md §10). extra options apply after
+// the defaults (tests add a command monitor, Lambda functions LambdaPool),
+// but never widen an embedded store's pool.
 func Connect(ctx context.Context, uri string, embedded bool, extra ...*options.ClientOptions) (*mongo.Client, error) {
-	opts := options.Client().ApplyURI(uri).
+	opts := append([]*options.ClientOptions{options.Client().ApplyURI(uri).
 		SetAppName("realmiam").
 		SetServerSelectionTimeout(5 * time.Second).
-		SetTimeout(10 * time.Second)
+		SetTimeout(10 * time.Second)}, extra...)
 	if embedded {
-		opts.SetMaxPoolSize(1)
+		opts = append(opts, options.Client().SetMaxPoolSize(1))
 	}
-	c, err := mongo.Connect(append([]*options.ClientOptions{opts}, extra...)...)
+	c, err := mongo.Connect(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("mongodb.Connect: %w", err)
 	}
@@ -45,6 +47,25 @@ func Connect(ctx context.Context, uri string, embedded bool, extra ...*options.C
 	}
 	return c, nil
 }
+
+// LambdaPool sizes the connection pool for a Lambda instance, which serves
+// one invocation at a time with handlers that query one after another: at
+// most two connections (one in use, one spare for a query made while a
+// cursor is open), since every instance's pool counts against the
+// cluster's connection limit. Idle connections are dropped after four
+// minutes, before the 350 s after which AWS NAT gateways and Lambda's VPC
+// network silently forget an idle TCP flow; a warm instance that was busy
+// more recently reuses its connection. A frozen instance runs no timers:
+// the driver checks idle time when it takes a connection from the pool.
+func LambdaPool() *options.ClientOptions {
+	return options.Client().SetMaxPoolSize(LambdaMaxPoolSize).SetMaxConnIdleTime(LambdaMaxConnIdleTime)
+}
+
+// The pool sizes of LambdaPool.
+const (
+	LambdaMaxPoolSize     = 2
+	LambdaMaxConnIdleTime = 4 * time.Minute
+)
 
 // Map turns driver errors into problem kinds: no documents → NotFound,
 // duplicate key (also FerretDB's "UNIQUE constraint failed" from updates) →

@@ -23,6 +23,8 @@ type Config struct {
 	LogLevel      slog.Level // LOG_LEVEL
 	BcryptCost    int        // IAM_BCRYPT_COST
 	DataDir       string     // IAM_DATA_DIR (local runs)
+	BasePath      string     // IAM_BASE_PATH: a custom domain's base path mapping, stripped from Lambda events; "" or "/iam"
+	Lambda        bool       // AWS_LAMBDA_RUNTIME_API is set: serve Lambda invocations instead of HTTP
 }
 
 // ConfigFromEnv reads and validates the configuration. A missing master key is
@@ -38,6 +40,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DataDir:       or(getenv("IAM_DATA_DIR"), ".data"),
 		BcryptCost:    10,
 	}
+	c.Lambda = getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	bp, err := basePath(getenv("IAM_BASE_PATH"))
+	if err != nil {
+		return Config{}, err
+	}
+	c.BasePath = bp
 	c.PublicURL = strings.TrimRight(or(getenv("IAM_PUBLIC_URL"), "http://localhost:"+c.Port), "/")
 	if err := tenant.CheckCoreDB(c.CoreDB); err != nil {
 		return Config{}, err
@@ -76,6 +84,21 @@ func DecodeMasterKey(s string) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("IAM_MASTER_KEY is not base64")
+}
+
+// basePath normalises IAM_BASE_PATH to "/seg[/seg...]", or "" for none.
+// Segments use the characters API Gateway allows in a base path mapping.
+func basePath(v string) (string, error) {
+	v = strings.Trim(strings.TrimSpace(v), "/")
+	if v == "" {
+		return "", nil
+	}
+	for _, seg := range strings.Split(v, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.Trim(seg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789$-_.+!*'()") != "" {
+			return "", fmt.Errorf("IAM_BASE_PATH must be a path like /iam or /v1/iam (letters, digits and $-_.+!*'() between slashes); got %q", v)
+		}
+	}
+	return "/" + v, nil
 }
 
 func or(v, def string) string {

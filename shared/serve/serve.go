@@ -1,6 +1,3 @@
-// Package serve starts Realm IAM functions: it reads the configuration, builds
-// the expensive shared pieces once (database client, realm cache, signing
-// keys, the routed spec) and serves the functions' operations.
 package serve
 
 import (
@@ -16,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/realmiam/realmiam"
 	"github.com/realmiam/realmiam/shared/access"
@@ -108,19 +107,36 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// Main runs one function as its own process: plain HTTP on PORT (OpenFaaS
-// of-watchdog in http mode, containers). It needs MONGODB_URI and
-// IAM_MASTER_KEY; function binaries never embed a database.
-func Main(newFn func(*Deps) (Function, error)) {
+// Main runs one function as its own process and does not return; name
+// names it in logs ("auth"). With AWS_LAMBDA_RUNTIME_API set it serves
+// Lambda invocations (see Lambda); otherwise plain HTTP on PORT (OpenFaaS
+// of-watchdog in http mode, containers). Everything expensive (the database
+// client and its first connection, the routed spec, the function itself) is
+// built once before the first request, so warm invocations reuse it. It
+// needs MONGODB_URI and IAM_MASTER_KEY; function binaries never embed a
+// database.
+//
+// A function that also has a method Init(context.Context) error gets it
+// called once after it is built and before anything is served: the realms
+// function bootstraps the system realm there.
+func Main[F Function](name string, newFn func(*Deps) (F, error)) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv, newFn); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	err := run(ctx, name, os.Getenv, func(d *Deps) (Function, error) {
+		fn, err := newFn(d)
+		if err != nil {
+			return nil, err
+		}
+		return fn, nil
+	})
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, newFn func(*Deps) (Function, error)) error {
+func run(ctx context.Context, name string, getenv func(string) string, newFn func(*Deps) (Function, error)) error {
+	start := time.Now()
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return err
@@ -128,8 +144,12 @@ func run(ctx context.Context, getenv func(string) string, newFn func(*Deps) (Fun
 	if cfg.MongoURI == "" {
 		return errors.New("serve: MONGODB_URI is required")
 	}
-	log := NewLogger(os.Stderr, cfg.LogLevel)
-	client, err := mongodb.Connect(ctx, cfg.MongoURI, false)
+	log := NewLogger(os.Stderr, cfg.LogLevel).With("function", name)
+	var pool []*options.ClientOptions
+	if cfg.Lambda {
+		pool = append(pool, mongodb.LambdaPool())
+	}
+	client, err := mongodb.Connect(ctx, cfg.MongoURI, false, pool...)
 	if err != nil {
 		return err
 	}
@@ -146,11 +166,24 @@ func run(ctx context.Context, getenv func(string) string, newFn func(*Deps) (Fun
 	if err != nil {
 		return err
 	}
+	if i, ok := fn.(interface{ Init(context.Context) error }); ok {
+		if err := i.Init(ctx); err != nil {
+			return err
+		}
+	}
+	ready := float64(time.Since(start).Microseconds()) / 1000
+	if cfg.Lambda {
+		log.Info("ready", "runtime", "lambda", "init_ms", ready)
+		// Start does not return: it serves invocations until the
+		// environment is shut down, and exits the process on failure.
+		lambda.StartWithOptions(NewLambda(h, cfg.BasePath), lambda.WithContext(ctx))
+		return nil
+	}
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", ln.Addr().String())
+	log.Info("ready", "runtime", "http", "addr", ln.Addr().String(), "init_ms", ready)
 	return Serve(ctx, ln, h)
 }
 

@@ -1,4 +1,5 @@
-// Command accounts serves the accounts function on its own.
+// Command accounts runs the accounts function on its own: under AWS Lambda, or as
+// an HTTP server on PORT (see serve.Main).
 package main
 
 import (
@@ -7,5 +8,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return accounts.New(d) })
+	serve.Main("accounts", accounts.New)
 }

@@ -1,5 +1,6 @@
-// Command auth serves the auth function (sign-in, refresh, logout, JWKS and
-// discovery) as its own process.
+// Command auth runs the auth function (sign-in, refresh, logout, JWKS and
+// discovery) on its own: under AWS Lambda, or as an HTTP server on PORT (see
+// serve.Main).
 package main
 
 import (
@@ -8,5 +9,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return auth.New(d) })
+	serve.Main("auth", auth.New)
 }

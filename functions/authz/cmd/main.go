@@ -1,4 +1,5 @@
-// Command authz serves the authz function on its own.
+// Command authz runs the authz function on its own: under AWS Lambda, or as
+// an HTTP server on PORT (see serve.Main).
 package main
 
 import (
@@ -7,5 +8,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return authz.New(d) })
+	serve.Main("authz", authz.New)
 }

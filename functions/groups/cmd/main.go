@@ -1,4 +1,5 @@
-// Command groups serves the groups function on its own.
+// Command groups runs the groups function on its own: under AWS Lambda, or as
+// an HTTP server on PORT (see serve.Main).
 package main
 
 import (
@@ -7,5 +8,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return groups.New(d) })
+	serve.Main("groups", groups.New)
 }

@@ -1,4 +1,5 @@
-// Command policies serves the policies function on its own.
+// Command policies runs the policies function on its own: under AWS Lambda, or as
+// an HTTP server on PORT (see serve.Main).
 package main
 
 import (
@@ -7,5 +8,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return policies.New(d) })
+	serve.Main("policies", policies.New)
 }

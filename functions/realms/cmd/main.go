@@ -1,4 +1,5 @@
-// Command realms serves the realms function on its own.
+// Command realms runs the realms function on its own: under AWS Lambda, or as
+// an HTTP server on PORT (see serve.Main).
 package main
 
 import (
@@ -7,5 +8,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return realms.New(d) })
+	serve.Main("realms", realms.New)
 }

@@ -1,4 +1,5 @@
-// Command roles serves the roles function on its own.
+// Command roles runs the roles function on its own: under AWS Lambda, or as
+// an HTTP server on PORT (see serve.Main).
 package main
 
 import (
@@ -7,5 +8,5 @@ import (
 )
 
 func main() {
-	serve.Main(func(d *serve.Deps) (serve.Function, error) { return roles.New(d) })
+	serve.Main("roles", roles.New)
 }
