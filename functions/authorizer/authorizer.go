@@ -109,6 +109,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/realmiam/realmiam/shared/access"
 	"github.com/realmiam/realmiam/shared/policy"
@@ -228,10 +229,13 @@ func answer(req *request, v verdict) (any, error) {
 func (a *Authorizer) logVerdict(ctx context.Context, req *request, v verdict, took time.Duration) {
 	attrs := []slog.Attr{
 		slog.String("event", string(req.shape)),
-		slog.String("requestId", req.requestID),
+		slog.String("request_id", req.requestID),
 		slog.String("method", req.method),
 		slog.String("path", req.path),
-		slog.Duration("latency", took),
+		slog.Float64("latency_ms", float64(took.Microseconds())/1000),
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		attrs = append(attrs, slog.String("aws_request_id", lc.AwsRequestID))
 	}
 	level := slog.LevelInfo
 	switch {
@@ -244,7 +248,7 @@ func (a *Authorizer) logVerdict(ctx context.Context, req *request, v verdict, to
 	default:
 		attrs = append(attrs,
 			slog.String("realm", v.principal.Realm),
-			slog.String("accountId", v.principal.AccountID),
+			slog.String("account_id", v.principal.AccountID),
 			slog.String("decision", string(v.decision)))
 		if v.action == "" {
 			attrs = append(attrs, slog.String("reason", "no route"))
