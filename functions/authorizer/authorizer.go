@@ -164,6 +164,9 @@ func (a *Authorizer) Handle(ctx context.Context, event json.RawMessage) (any, er
 	req, err := parseEvent(event)
 	if err != nil {
 		a.log.WarnContext(ctx, "authorizer: unrecognised event", "error", err.Error())
+		if req != nil && req.shape == httpSimple {
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+		}
 		return nil, ErrUnauthorized
 	}
 	v := a.decide(ctx, req)

@@ -1,10 +1,12 @@
 package authorizer
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -14,7 +16,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/realmiam/realmiam/shared/serve"
 	"github.com/realmiam/realmiam/shared/tenant"
 	"github.com/realmiam/realmiam/shared/token"
 )
@@ -463,4 +468,38 @@ func TestWarmInvocation(t *testing.T) {
 		"decision": "allowed", "action": "billing:GetInvoice", "resource": "irn:billing:`+realm+`:invoice/9"}}`, string(out))
 	_, err = h.Invoke(t.Context(), eventJSON(t, "rest-token.json", call{method: "GET", path: "/invoices/9"}))
 	require.EqualError(t, err, "Unauthorized")
+}
+
+// TestDatabaseDown: when the token cannot be checked the answer is a
+// refusal, never an allow, and the failure is logged as an error.
+func TestDatabaseDown(t *testing.T) {
+	t.Parallel()
+	realm := newRealm(t)
+	id, email := newUser(t, realm)
+	attach(t, "/api/realm/"+realm+"/accounts/"+id+"/policies/"+newPolicy(t, realm, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "*", "Resource": "*"}]}`))
+	tok := login(t, realm, email)
+
+	// Nothing listens on port 1 of the loopback address.
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://127.0.0.1:1/").
+		SetServerSelectionTimeout(200 * time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	down := &syncBuffer{}
+	d, err := serve.NewDeps(adminDeps.Config, client, serve.NewLogger(down, slog.LevelInfo))
+	require.NoError(t, err)
+	cfg, err := ParseConfig("*", []byte(invoiceRoutes))
+	require.NoError(t, err)
+	a, err := New(d, cfg)
+	require.NoError(t, err)
+
+	c := call{method: "GET", path: "/invoices/1", auth: "Bearer " + tok}
+	for _, fixture := range fixtures {
+		got := invoke(t, a, fixture, c)
+		require.False(t, got.authenticated, fixture)
+		require.False(t, got.allowed, fixture)
+	}
+	require.Contains(t, down.String(), `"level":"ERROR"`)
+	require.Contains(t, down.String(), "database_unavailable")
+	require.NotContains(t, down.String(), strings.Split(tok, ".")[2])
 }

@@ -35,7 +35,8 @@ type request struct {
 // parseEvent recognises the event's shape from its raw JSON ("version":
 // "2.0" for HTTP API payload 2.0, else "type": "TOKEN" or "REQUEST") and reads
 // it. An event that is none of these, or whose ARN is not an execute-api
-// ARN, is an error.
+// ARN, is an error; the request returned with it still has the shape when
+// it was recognised, so that the refusal takes the form that shape expects.
 func parseEvent(raw json.RawMessage) (*request, error) {
 	var probe struct {
 		Type    string `json:"type"`
@@ -48,11 +49,11 @@ func parseEvent(raw json.RawMessage) (*request, error) {
 	switch {
 	case probe.Version == "2.0":
 		if probe.Type != "REQUEST" {
-			return nil, fmt.Errorf("payload 2.0 event of type %q", probe.Type)
+			return &request{shape: httpSimple}, fmt.Errorf("payload 2.0 event of type %q", probe.Type)
 		}
 		var e events.APIGatewayV2CustomAuthorizerV2Request
 		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("payload 2.0 event: %w", err)
+			return &request{shape: httpSimple}, fmt.Errorf("payload 2.0 event: %w", err)
 		}
 		req = request{shape: httpSimple, arn: e.RouteArn,
 			sourceIP: e.RequestContext.HTTP.SourceIP, requestID: e.RequestContext.RequestID}
@@ -83,7 +84,7 @@ func parseEvent(raw json.RawMessage) (*request, error) {
 	}
 	var err error
 	if req.method, req.path, err = parseARN(req.arn); err != nil {
-		return nil, err
+		return &request{shape: req.shape}, err
 	}
 	return &req, nil
 }

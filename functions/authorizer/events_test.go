@@ -1,6 +1,7 @@
 package authorizer
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,6 +49,39 @@ func TestParseEvent(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, tc.want, *got)
+		})
+	}
+}
+
+// TestHandleMalformed: an event that cannot be read is refused in the form
+// its shape expects, when the shape is known.
+func TestHandleMalformed(t *testing.T) {
+	t.Parallel()
+	a := newAuthorizer(t, "*", invoiceRoutes)
+	cases := []struct {
+		name, event string
+		simple      bool // answered {"isAuthorized": false}, else the error Unauthorized
+	}{
+		{name: "not JSON", event: `{`},
+		{name: "unknown shape", event: `{"type": "WEBSOCKET"}`},
+		{name: "TOKEN without ARN", event: `{"type": "TOKEN", "authorizationToken": "Bearer t"}`},
+		{name: "REQUEST with a mistyped field", event: `{"type": "REQUEST", "headers": []}`},
+		{name: "payload 2.0 without ARN", event: `{"version": "2.0", "type": "REQUEST", "headers": {"authorization": "Bearer t"}}`, simple: true},
+		{name: "payload 2.0 of type TOKEN", event: `{"version": "2.0", "type": "TOKEN"}`, simple: true},
+		{name: "payload 2.0 with a mistyped field", event: `{"version": "2.0", "type": "REQUEST", "headers": []}`, simple: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := a.Handle(t.Context(), json.RawMessage(tc.event))
+			if !tc.simple {
+				require.Equal(t, ErrUnauthorized, err)
+				require.Nil(t, res)
+				return
+			}
+			require.NoError(t, err)
+			b, err := json.Marshal(res)
+			require.NoError(t, err)
+			require.JSONEq(t, `{"isAuthorized": false}`, string(b))
 		})
 	}
 }
