@@ -2,7 +2,9 @@
 // request pipeline after validation: it resolves the realm named by the path,
 // authenticates the bearer token, and authorizes the operation's IAM action
 // (x-iam-action) on its resource (x-iam-resource filled from the path) by
-// evaluating the caller's effective policies with shared/policy.
+// evaluating the caller's effective policies with shared/policy. Its
+// Authenticate is the token half of that check on its own, for callers
+// outside the pipeline (the API Gateway authorizer).
 //
 // A realm's tokens are accepted by that realm's endpoints (and by the core
 // endpoints of that realm, /api/core/realms/{realmId}) and, for system realm
@@ -98,13 +100,32 @@ func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenan
 			Detail:    "This operation needs an access token: one Authorization: Bearer <token> header.",
 			Challenge: "Bearer"}
 	}
+	acting := actsOn(r, target)
+	return g.Authenticate(ctx, raw, func(realm string) bool {
+		return realm == acting || realm == tenant.System
+	})
+}
+
+// Authenticate returns the principal of raw, an access token. accept is
+// asked, before anything is looked up, whether a token of the realm named by
+// its iss may be used here; it is never asked about a malformed realm id.
+// The token must then verify with that realm's keys, be an access token
+// issued for the realm (aud), and belong to an account that exists, is
+// enabled, and was not signed out after the token was issued.
+//
+// Errors: Unauthenticated (code invalid_token) for any token that fails,
+// including one accept refuses and one of an unknown realm; Unavailable
+// when the database is; internal when a stored key or policy is broken.
+func (g *Guard) Authenticate(ctx context.Context, raw string, accept func(realm string) bool) (*Principal, error) {
 	realm, ok := g.Tokens.RealmOf(raw)
 	if !ok {
 		return nil, invalidToken("The access token is not valid.")
 	}
-	if realm != tenant.System && realm != actsOn(r, target) {
+	if !accept(realm) {
 		return nil, invalidToken("The access token was not issued for this realm.")
 	}
+	// The realm must exist before its keys are asked for: the key cache
+	// keeps an entry for every realm it is asked about.
 	if _, err := g.Realms.Get(ctx, realm); err != nil {
 		if problem.Is(err, problem.NotFound) {
 			return nil, invalidToken("The access token is not valid.")
@@ -191,7 +212,13 @@ func bearer(r *http.Request) (string, bool) {
 	if len(hs) != 1 {
 		return "", false
 	}
-	scheme, raw, ok := strings.Cut(hs[0], " ")
+	return Bearer(hs[0])
+}
+
+// Bearer extracts the token of an Authorization header value of the form
+// "Bearer <token>" (the scheme in any case).
+func Bearer(header string) (string, bool) {
+	scheme, raw, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false
 	}
