@@ -135,14 +135,17 @@ func Main[F Function](name string, newFn func(*Deps) (F, error)) {
 	}
 }
 
-func run(ctx context.Context, name string, getenv func(string) string, newFn func(*Deps) (Function, error)) error {
-	start := time.Now()
+// Open starts a function binary, HTTP or not (the authorizer): it reads the
+// configuration from getenv, connects to MONGODB_URI with a pool sized for
+// the runtime (small under Lambda) and builds the Deps. The caller
+// disconnects d.Client when it is done.
+func Open(ctx context.Context, name string, getenv func(string) string) (*Deps, error) {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.MongoURI == "" {
-		return errors.New("serve: MONGODB_URI is required")
+		return nil, errors.New("serve: MONGODB_URI is required")
 	}
 	log := NewLogger(os.Stderr, cfg.LogLevel).With("function", name)
 	var pool []*options.ClientOptions
@@ -151,13 +154,24 @@ func run(ctx context.Context, name string, getenv func(string) string, newFn fun
 	}
 	client, err := mongodb.Connect(ctx, cfg.MongoURI, false, pool...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }()
 	d, err := NewDeps(cfg, client, log)
+	if err != nil {
+		_ = client.Disconnect(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return d, nil
+}
+
+func run(ctx context.Context, name string, getenv func(string) string, newFn func(*Deps) (Function, error)) error {
+	start := time.Now()
+	d, err := Open(ctx, name, getenv)
 	if err != nil {
 		return err
 	}
+	defer func() { _ = d.Client.Disconnect(context.WithoutCancel(ctx)) }()
+	cfg, log := d.Config, d.Log
 	fn, err := newFn(d)
 	if err != nil {
 		return err

@@ -3,14 +3,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/realmiam/realmiam/functions/authorizer"
-	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/serve"
 )
 
@@ -25,23 +23,11 @@ func main() {
 // the client, the caches and the compiled routes; then it hands the
 // invocations to the Lambda runtime, which does not return.
 func realMain(ctx context.Context) error {
-	cfg, err := serve.ConfigFromEnv(os.Getenv)
-	if err != nil {
-		return err
-	}
-	if cfg.MongoURI == "" {
-		return errors.New("authorizer: MONGODB_URI is required")
-	}
 	routes, err := authorizer.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
 	}
-	log := serve.NewLogger(os.Stderr, cfg.LogLevel)
-	client, err := mongodb.Connect(ctx, cfg.MongoURI, false)
-	if err != nil {
-		return err
-	}
-	d, err := serve.NewDeps(cfg, client, log)
+	d, err := serve.Open(ctx, "authorizer", os.Getenv)
 	if err != nil {
 		return err
 	}
