@@ -2,7 +2,7 @@
 GO ?= go
 FUNCTIONS := $(notdir $(patsubst %/cmd,%,$(wildcard functions/*/cmd)))
 
-.PHONY: run test bench lint build fmt
+.PHONY: run test bench lint build generate fmt
 
 ## run: serve every function on PORT (default 8080) with an embedded database
 run:
@@ -22,6 +22,10 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+## generate: write template.yaml (AWS SAM) and stack.yml (OpenFaaS) from openapi.yaml; a test fails while they are stale
+generate:
+	$(GO) run ./shared/deploy/cmd
 
 ## build: one binary per function under build/ (Lambda packaging comes later)
 build:
