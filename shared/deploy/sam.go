@@ -27,11 +27,12 @@ type samTemplate struct {
 
 type samParameter struct {
 	Type                  string   `yaml:"Type"`
-	Default               string   `yaml:"Default,omitempty"`
+	Default               any      `yaml:"Default,omitempty"` // a string; nil: the parameter is required
 	AllowedPattern        string   `yaml:"AllowedPattern,omitempty"`
 	AllowedValues         []string `yaml:"AllowedValues,omitempty"`
 	ConstraintDescription string   `yaml:"ConstraintDescription,omitempty"`
 	Description           string   `yaml:"Description"`
+	NoEcho                bool     `yaml:"NoEcho,omitempty"`
 }
 
 type samResource struct {
@@ -89,6 +90,29 @@ func SAM(fns []Function) ([]byte, error) {
 				Type:        "String",
 				Default:     "realmiam/master-key",
 				Description: "IAM_MASTER_KEY: name or ARN of the Secrets Manager secret whose value is 32 random bytes, base64. It encrypts every realm's signing keys.",
+			},
+			"AdminEmail": {
+				Type:        "String",
+				Default:     "admin@realmiam.local",
+				Description: "IAM_ADMIN_EMAIL: the first system administrator, created by the realms function's first start.",
+			},
+			"AdminPassword": {
+				Type:    "String",
+				Default: "",
+				NoEcho:  true,
+				Description: "IAM_ADMIN_PASSWORD: that administrator's password. Required for the first deploy on an empty database " +
+					"(the realms function refuses to start without it); it may be emptied once the administrator exists.",
+			},
+			"AuthorizerRealms": {
+				Type:        "String",
+				Default:     "*",
+				Description: "IAM_AUTHORIZER_REALMS of the Lambda authorizer: the realm ids whose tokens it accepts, comma-separated, or *.",
+			},
+			"AuthorizerRoutes": {
+				Type:    "String",
+				Default: "",
+				Description: "IAM_AUTHORIZER_ROUTES of the Lambda authorizer: the JSON list of routes it maps to IAM actions and resources " +
+					"(README, API Gateway authorizer). Until it is set the authorizer refuses to start, so it allows nothing.",
 			},
 			"CoreDatabase": {
 				Type:        "String",
@@ -152,6 +176,10 @@ func SAM(fns []Function) ([]byte, error) {
 				return nil, fmt.Errorf("deploy.SAM: the authorizer serves no operation")
 			}
 			props["Description"] = "Realm IAM Lambda authorizer for API Gateway (REST REQUEST/TOKEN and HTTP API)"
+			props["Environment"] = map[string]any{"Variables": map[string]any{
+				"IAM_AUTHORIZER_REALMS": ref("AuthorizerRealms"),
+				"IAM_AUTHORIZER_ROUTES": ref("AuthorizerRoutes"),
+			}}
 			out.Description = "ARN of the Lambda authorizer: use it as the authorizer function of your own API Gateway APIs."
 			out.Export = map[string]any{"Name": sub("${AWS::StackName}-" + id + "Arn")}
 			// API Gateway invokes an authorizer as itself; this lets any API
@@ -185,6 +213,12 @@ func SAM(fns []Function) ([]byte, error) {
 				}
 			}
 			props["Events"] = events
+			if fn.Name == "realms" { // it bootstraps the system realm at start
+				props["Environment"] = map[string]any{"Variables": map[string]any{
+					"IAM_ADMIN_EMAIL":    ref("AdminEmail"),
+					"IAM_ADMIN_PASSWORD": ref("AdminPassword"),
+				}}
+			}
 		}
 		if _, dup := t.Resources[id]; dup {
 			return nil, fmt.Errorf("deploy.SAM: logical id %s is used twice", id)

@@ -44,6 +44,7 @@ const stackComment = `#
 #     environment:
 #       MONGODB_URI: mongodb+srv://...
 #       IAM_MASTER_KEY: <32 random bytes, base64>
+#       IAM_ADMIN_PASSWORD: <first administrator's, needed by realms' first start>
 #   REGISTRY=ghcr.io/you IAM_PUBLIC_URL=https://iam.example.com faas-cli up
 #
 # The gateway serves each function under /function/<name>/; one public base URL
@@ -58,6 +59,9 @@ func Stack(fns []Function) ([]byte, error) {
 		Functions: map[string]stackFunction{},
 	}
 	for _, fn := range fns {
+		if fn.Name == Authorizer {
+			continue // it answers API Gateway authorizer events only: Lambda, not OpenFaaS
+		}
 		timeout := strconv.Itoa(sizeOf(fn.Name).TimeoutS) + "s"
 		n := StackName(fn.Name)
 		if _, dup := s.Functions[n]; dup {
