@@ -160,7 +160,7 @@ type emulated struct {
 
 // startEmulator runs bin/name under the emulator on free loopback ports and
 // waits until it accepts invocations.
-func startEmulator(t *testing.T, bin, name string, fnEnv []string) *emulated {
+func startEmulator(t testing.TB, bin, name string, fnEnv []string) *emulated {
 	t.Helper()
 	addr, api := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(filepath.Join(bin, "aws-lambda-rie"),
@@ -208,7 +208,7 @@ func (e *emulated) invoke(t *testing.T, event any) []byte {
 	return b
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -226,7 +226,7 @@ type countingProxy struct {
 	conns    []net.Conn
 }
 
-func startCountingProxy(t *testing.T, storeURI string) *countingProxy {
+func startCountingProxy(t testing.TB, storeURI string) *countingProxy {
 	t.Helper()
 	network, target := "tcp", strings.TrimSuffix(strings.TrimPrefix(storeURI, "mongodb://"), "/")
 	if host, err := url.PathUnescape(target); err == nil && strings.HasPrefix(host, "/") {

@@ -129,6 +129,25 @@ func TestVerifyNothingDoesTheWork(t *testing.T) {
 	require.Greater(t, time.Since(start), time.Millisecond)
 }
 
+// The hash VerifyNothing compares against is a well-formed bcrypt hash of
+// the Hasher's cost (a malformed one would be refused at once, without the
+// work), and matches nothing.
+func TestVerifyNothingHashIsWellFormed(t *testing.T) {
+	t.Parallel()
+	for cost := bcrypt.MinCost; cost <= 16; cost++ {
+		h, err := NewHasher(cost)
+		require.NoError(t, err)
+		got, err := bcrypt.Cost(h.dummy)
+		require.NoError(t, err, "cost %d", cost)
+		require.Equal(t, cost, got)
+		if cost <= bcrypt.MinCost+1 {
+			for _, pw := range []string{"", "not a password", "Passw0rd"} {
+				require.ErrorIs(t, bcrypt.CompareHashAndPassword(h.dummy, prehash(pw)), bcrypt.ErrMismatchedHashAndPassword)
+			}
+		}
+	}
+}
+
 func BenchmarkVerify(b *testing.B) {
 	h, err := NewHasher(bcrypt.DefaultCost)
 	require.NoError(b, err)
