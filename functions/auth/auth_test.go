@@ -27,6 +27,7 @@ import (
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/serve"
 	"github.com/realmiam/realmiam/shared/tenant"
+	"github.com/realmiam/realmiam/shared/throttle"
 )
 
 // These tests drive the auth function alone through the OpenAPI pipeline on
@@ -249,7 +250,7 @@ func TestRoundTrips(t *testing.T) {
 
 	// The failure that locks sets the lock; a locked email costs one read
 	// and no bcrypt (no account is even read).
-	for range lockThreshold - 1 {
+	for range throttle.LockThreshold - 1 {
 		status, _ := post(t, loginPath, loginRequest{Email: "mallory@example.com", Password: "nope"})
 		require.Equal(t, http.StatusUnauthorized, status)
 	}
@@ -509,24 +510,24 @@ func TestLoginLockout(t *testing.T) {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	h := newHandler(t, func(s *Server) { s.now = clk.Now })
 	path := "/api/realm/" + realm + "/auth/login"
-	throttle := deps.RealmDB(realm).Collection(loginThrottle)
+	coll := deps.RealmDB(realm).Collection(throttle.Collection)
 	attempt := func(pw string) (status int, retryAfter string) {
 		res := send(t, h, path, loginRequest{Email: " Heidi@Example.com", Password: pw})
 		return res.StatusCode, res.Header.Get("Retry-After")
 	}
-	stored := func() throttleDoc {
-		var d throttleDoc
-		require.NoError(t, throttle.FindOne(t.Context(), bson.M{"_id": throttleKey("heidi@example.com")}).Decode(&d))
+	stored := func() throttle.Doc {
+		var d throttle.Doc
+		require.NoError(t, coll.FindOne(t.Context(), bson.M{"_id": throttle.Key("heidi@example.com")}).Decode(&d))
 		return d
 	}
 
-	for range lockThreshold {
+	for range throttle.LockThreshold {
 		status, _ := attempt("wrong")
 		require.Equal(t, http.StatusUnauthorized, status)
 	}
 	wantLock := []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900}
 	for i, secs := range wantLock {
-		failures := lockThreshold + i
+		failures := throttle.LockThreshold + i
 		status, after := attempt("Secret123")
 		require.Equal(t, http.StatusTooManyRequests, status, "failure %d", failures)
 		require.Equal(t, strconv.Itoa(secs), after, "failure %d", failures)
@@ -546,37 +547,27 @@ func TestLoginLockout(t *testing.T) {
 
 	// Failures older than failureWindow no longer count: the next failure
 	// is the first again.
-	clk.Advance(failureWindow)
+	clk.Advance(time.Hour) // the failure window
 	status, _ := attempt("wrong")
 	require.Equal(t, http.StatusUnauthorized, status)
 	require.Equal(t, 1, stored().Failures)
 
 	// A success resets the count.
-	for range lockThreshold - 2 {
+	for range throttle.LockThreshold - 2 {
 		status, _ := attempt("wrong")
 		require.Equal(t, http.StatusUnauthorized, status)
 	}
 	status, _ = attempt("Secret123")
 	require.Equal(t, http.StatusOK, status)
-	n, err := throttle.CountDocuments(t.Context(), bson.M{})
+	n, err := coll.CountDocuments(t.Context(), bson.M{})
 	require.NoError(t, err)
 	require.Zero(t, n)
-	for range lockThreshold - 1 {
+	for range throttle.LockThreshold - 1 {
 		status, _ := attempt("wrong")
 		require.Equal(t, http.StatusUnauthorized, status)
 	}
 	status, _ = attempt("Secret123")
 	require.Equal(t, http.StatusOK, status, "four failures after a success do not lock")
-}
-
-func TestLockFor(t *testing.T) {
-	t.Parallel()
-	for failures, want := range map[int]time.Duration{
-		0: 0, 1: 0, 4: 0, 5: time.Second, 6: 2 * time.Second, 14: 512 * time.Second,
-		15: maxLock, 16: maxLock, 64: maxLock, 1 << 40: maxLock,
-	} {
-		require.Equal(t, want, lockFor(failures), "failures %d", failures)
-	}
 }
 
 // TestRotationKeepsSession: the next token of a family keeps the family, its

@@ -13,6 +13,7 @@ import (
 	"github.com/realmiam/realmiam/shared/mongodb"
 	"github.com/realmiam/realmiam/shared/openapi"
 	"github.com/realmiam/realmiam/shared/problem"
+	"github.com/realmiam/realmiam/shared/throttle"
 )
 
 type loginRequest struct {
@@ -28,9 +29,9 @@ func invalidCredentials() error {
 
 // login checks an email and password and starts a session: a new
 // refresh-token family whose tokens expire refreshTokenTtlSeconds from now.
-// Repeated failures lock the email for a while (throttle.go).
+// Repeated failures lock the email for a while (shared/throttle).
 //
-// Round trips: the email's failures (findAttempts), the account
+// Round trips: the email's failures (throttle.Check), the account
 // (findCredentials) and the refresh token insert; the realm and its signing
 // keys come from the process's caches. A failure costs one more (two when it
 // locks), a success after failures one more (the reset), and a locked email
@@ -46,33 +47,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	db := s.db(realm.ID)
-	throttle := db.Collection(loginThrottle)
 	addr := email.Normalize(req.Email)
-	key := throttleKey(addr)
 
 	now := s.now().UTC()
-	seen, err := findAttempts(ctx, throttle, key, now)
+	attempts, err := throttle.Check(ctx, db, addr, now)
 	if err != nil {
 		return err
 	}
-	if !seen.lockedUntil.IsZero() {
-		return tooManyAttempts(seen.lockedUntil.Sub(now))
-	}
-
 	cred, ok, err := s.checkPassword(ctx, db.Collection("accounts"), addr, req.Password)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		if err := recordFailure(ctx, throttle, key, seen, s.now()); err != nil {
+		if err := attempts.Fail(ctx, s.now()); err != nil {
 			return err
 		}
 		return invalidCredentials()
 	}
-	if seen.failures > 0 {
-		if err := resetAttempts(ctx, throttle, key); err != nil {
-			return err
-		}
+	if err := attempts.Succeed(ctx); err != nil {
+		return err
 	}
 
 	// The session starts when the account was read, before the password
