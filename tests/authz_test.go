@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -266,6 +267,18 @@ func TestAdminAPIObeysPolicies(t *testing.T) {
 		http.StatusForbidden, "wrong_current_password", "")
 	require.Equal(t, http.StatusOK, call(t, "GET", base+"/accounts/"+selfID, self, nil).Status, "refusals change nothing")
 	requireLoginFails(t, realm, "self@example.com", "Self-Passw0rd2")
+	// Wrong guesses count with failed sign-ins (two so far): the 5th
+	// failure locks the email for both, so a stolen token does not buy
+	// unlimited guessing.
+	for range 3 {
+		requireProblem(t, call(t, "PUT", selfPassword, self, map[string]any{"password": "Self-Passw0rd2", "currentPassword": "guess"}),
+			http.StatusForbidden, "wrong_current_password", "")
+	}
+	requireProblem(t, call(t, "PUT", selfPassword, self, map[string]any{"password": "Self-Passw0rd2", "currentPassword": "Self-Passw0rd1"}),
+		http.StatusTooManyRequests, "too_many_attempts", "")
+	requireProblem(t, call(t, "POST", "/api/realm/"+realm+"/auth/login", "", map[string]any{"email": "self@example.com", "password": "Self-Passw0rd1"}),
+		http.StatusTooManyRequests, "too_many_attempts", "")
+	time.Sleep(1100 * time.Millisecond) // the first lock lasts a second
 	require.Equal(t, http.StatusNoContent, call(t, "PUT", selfPassword, self,
 		map[string]any{"password": "Self-Passw0rd2", "currentPassword": "Self-Passw0rd1"}).Status)
 	require.Equal(t, http.StatusUnauthorized, call(t, "GET", base+"/accounts/"+selfID, self, nil).Status)

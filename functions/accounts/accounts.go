@@ -24,6 +24,7 @@ import (
 	"github.com/realmiam/realmiam/shared/problem"
 	"github.com/realmiam/realmiam/shared/serve"
 	"github.com/realmiam/realmiam/shared/tenant"
+	"github.com/realmiam/realmiam/shared/throttle"
 )
 
 // MaxAttributes bounds an account's attributes.
@@ -428,8 +429,10 @@ func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) erro
 	filter := bson.M{"_id": id}
 	// An account that changes its own password proves it knows the current
 	// one, as with Cognito's ChangePassword: otherwise a stolen access token
-	// would become the account for good. The write is conditional on the
-	// hash that was checked.
+	// would become the account for good. Wrong guesses count, with sign-in's,
+	// towards locking the email (shared/throttle), or the token would buy
+	// unlimited guessing. The write is conditional on the hash that was
+	// checked.
 	if p := access.PrincipalFrom(ctx); p != nil && p.Realm == realm.ID && p.AccountID == id {
 		if in.CurrentPassword == nil {
 			return problem.InvalidField("currentPassword", "is required when an account sets its own password")
@@ -438,8 +441,18 @@ func (s *Server) setAccountPassword(w http.ResponseWriter, r *http.Request) erro
 		if err != nil {
 			return err
 		}
+		attempts, err := throttle.Check(ctx, s.db(realm.ID), cur.Email, s.now().UTC())
+		if err != nil {
+			return err
+		}
 		if !s.hasher.Verify(cur.PasswordHash, *in.CurrentPassword) {
+			if err := attempts.Fail(ctx, s.now()); err != nil {
+				return err
+			}
 			return problem.New(problem.Forbidden, "wrong_current_password", "The current password is not correct.")
+		}
+		if err := attempts.Succeed(ctx); err != nil {
+			return err
 		}
 		filter["passwordHash"] = cur.PasswordHash
 	}
