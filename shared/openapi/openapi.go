@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -309,6 +310,11 @@ func (h *Handler) readBody(r *http.Request, op *Operation) error {
 		}
 		if !json.Valid(body) { // kin-openapi decodes only the first JSON value and ignores what follows
 			return problem.New(problem.Invalid, "malformed_json", "The request body is not valid JSON.")
+		}
+		// encoding/json turns invalid UTF-8 into U+FFFD and lets it pass;
+		// RFC 8259 JSON is UTF-8, and what is stored must read back as sent.
+		if !utf8.Valid(body) {
+			return problem.New(problem.Invalid, "malformed_json", "The request body is not valid UTF-8.")
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
