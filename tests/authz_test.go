@@ -230,7 +230,7 @@ func TestAdminAPIObeysPolicies(t *testing.T) {
 	r := call(t, "POST", base+"/accounts", admin, map[string]any{"email": "new@example.com", "password": "New-Passw0rd"})
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 	require.Equal(t, http.StatusOK, call(t, "GET", "/api/core/realms/"+realm, admin, nil).Status)
-	require.Equal(t, http.StatusForbidden, call(t, "DELETE", "/api/core/realms/"+realm, admin, nil).Status)
+	require.Equal(t, http.StatusUnauthorized, call(t, "DELETE", "/api/core/realms/"+realm, admin, nil).Status, "deleting a realm is the system realm's")
 	require.Equal(t, http.StatusUnauthorized, call(t, "GET", "/api/core/realms", admin, nil).Status, "the registry is the system realm's")
 	other := newRealm(t)
 	require.Equal(t, http.StatusUnauthorized, call(t, "GET", "/api/realm/"+other+"/accounts", admin, nil).Status)
@@ -349,6 +349,7 @@ func TestRealmTokensNeverReachTheRegistry(t *testing.T) {
 		{"PATCH", "/api/core/realms/" + other},
 		{"DELETE", "/api/core/realms/" + other},
 		{"PATCH", "/api/core/realms/" + tenant.System},
+		{"DELETE", "/api/core/realms/" + realm}, // not even its own: x-iam-realm: system
 		{"GET", "/api/realm/" + other + "/accounts"},
 		{"GET", "/api/realm/" + tenant.System + "/accounts"},
 	} {

@@ -72,7 +72,7 @@ func (g *Guard) Check(r *http.Request, op *openapi.Operation) (*http.Request, er
 		return r.WithContext(ctx), nil
 	}
 
-	p, err := g.authenticate(ctx, r, target)
+	p, err := g.authenticate(ctx, r, op, target)
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +93,14 @@ func (g *Guard) Check(r *http.Request, op *openapi.Operation) (*http.Request, er
 	return r.WithContext(ctx), nil
 }
 
-func (g *Guard) authenticate(ctx context.Context, r *http.Request, target *tenant.Realm) (*Principal, error) {
+func (g *Guard) authenticate(ctx context.Context, r *http.Request, op *openapi.Operation, target *tenant.Realm) (*Principal, error) {
 	raw, ok := bearer(r)
 	if !ok {
 		return nil, &problem.Error{Kind: problem.Unauthenticated, Code: "missing_token",
 			Detail:    "This operation needs an access token: one Authorization: Bearer <token> header.",
 			Challenge: "Bearer"}
 	}
-	acting := actsOn(r, target)
+	acting := actsOn(r, op, target)
 	return g.Authenticate(ctx, raw, func(realm string) bool {
 		return realm == acting || realm == tenant.System
 	})
@@ -156,14 +156,17 @@ func (g *Guard) Authenticate(ctx context.Context, raw string, accept func(realm 
 	return &Principal{Realm: realm, AccountID: claims.Subject, Claims: claims, Account: a}, nil
 }
 
-// actsOn is the realm an operation acts on: the realm of a realm-scoped path
-// ({tenantId}), the realm named by a core path ({realmId}), and otherwise the
-// system realm, which owns the realm registry. Only tokens of that realm, or
-// of the system realm, may call the operation, whatever their policies say:
-// a realm's own policies can name another realm's resources, but they never
-// reach them.
-func actsOn(r *http.Request, target *tenant.Realm) string {
+// actsOn is the realm an operation acts on: the system realm for operations
+// marked x-iam-realm: system (the registry's: create, list, delete realms),
+// the realm of a realm-scoped path ({tenantId}), the realm named by a core
+// path ({realmId}: its own entry), and otherwise the system realm. Only
+// tokens of that realm, or of the system realm, may call the operation,
+// whatever their policies say: a realm's own policies can name another
+// realm's resources, but they never reach them.
+func actsOn(r *http.Request, op *openapi.Operation, target *tenant.Realm) string {
 	switch {
+	case op.SystemOnly:
+		return tenant.System
 	case target != nil:
 		return target.ID
 	case r.PathValue("realmId") != "":

@@ -46,7 +46,11 @@ type Operation struct {
 	Action   string // x-iam-action; empty on public operations
 	Resource string // x-iam-resource, an IRN template
 	Public   bool   // security: [] — no token needed
-	hasBody  bool
+	// SystemOnly (x-iam-realm: system): only tokens of the system realm may
+	// call it, whatever realm its path names (deleting a realm is the
+	// registry's business, not the realm's own).
+	SystemOnly bool
+	hasBody    bool
 }
 
 // Guard checks a routed, validated request before its handler runs and
@@ -171,6 +175,13 @@ func operations(doc *openapi3.T) (map[string]*Operation, error) {
 			op.Function, _ = o.Extensions["x-function"].(string)
 			op.Action, _ = o.Extensions["x-iam-action"].(string)
 			op.Resource, _ = o.Extensions["x-iam-resource"].(string)
+			switch realm := o.Extensions["x-iam-realm"]; realm {
+			case nil:
+			case "system":
+				op.SystemOnly = true
+			default:
+				return nil, fmt.Errorf("openapi: operation %s: x-iam-realm must be system, not %v", op.ID, realm)
+			}
 			if op.Function == "" {
 				return nil, fmt.Errorf("openapi: operation %s has no x-function", op.ID)
 			}

@@ -93,6 +93,7 @@ paths:
 		{"no operationId", "      x-function: f\n      x-iam-action: a\n      x-iam-resource: r\n", "has no operationId"},
 		{"no x-function", "      operationId: getX\n      x-iam-action: a\n      x-iam-resource: r\n", "has no x-function"},
 		{"no x-iam-action", "      operationId: getX\n      x-function: f\n      x-iam-resource: r\n", "needs x-iam-action"},
+		{"unknown x-iam-realm", "      operationId: getX\n      x-function: f\n      x-iam-action: a\n      x-iam-resource: r\n      x-iam-realm: acme\n", "x-iam-realm must be system"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := []byte(strings.Replace(base, "%s", tc.op, 1))
