@@ -379,7 +379,7 @@ func requireProblem(t testing.TB, r *resp, status int, code, field string) probl
 func TestRealmDisplayNameRefusesControlCharacters(t *testing.T) {
 	t.Parallel()
 	id := newRealm(t)
-	for _, name := range []string{"a\u0000b", "line\nbreak", "bell\u0007", "del\u007f"} {
+	for _, name := range []string{"a\u0000b", "line\nbreak", "bell\u0007", "del\u007f", "nel\u0085", "csi\u009b"} {
 		requireProblem(t, call(t, "PATCH", "/api/core/realms/"+id, env.AdminToken, map[string]any{"displayName": name}),
 			http.StatusBadRequest, "invalid_request", "displayName")
 		requireProblem(t, call(t, "POST", "/api/core/realms", env.AdminToken, map[string]any{"id": uniqueID("ctl-"), "displayName": name}),
