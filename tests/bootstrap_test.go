@@ -115,3 +115,39 @@ func TestBootstrapGivesOldSystemAccountsAdministration(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n, "both system accounts administer")
 }
+
+// A realms function started with another IAM_CORE_DB on a server that holds
+// a deployment (a second stack on one cluster, a mistyped parameter) must
+// neither drop that deployment's realm databases nor create a system realm
+// over its administrator: it refuses to start (found by an exploratory test,
+// which lost every realm and the administrator that way).
+func TestBootstrapLeavesAnotherRegistrysDatabasesAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := env.Deps.Config
+	cfg.CoreDB = uniqueID("prod_")
+	cfg.MongoURI = "mongodb://cluster.example.net/" // a real server: no sweeping
+	prod, d, _ := newBootstrapStore(t, cfg)
+	require.NoError(t, prod.Init(ctx))
+	realm := uniqueID("keep-")
+	_, err := prod.Create(ctx, realm, "", tenant.DefaultSettings())
+	require.NoError(t, err)
+	before, err := d.Client.ListDatabaseNames(ctx, bson.M{})
+	require.NoError(t, err)
+
+	other := d.Config
+	other.CoreDB = uniqueID("staging_")
+	od, err := serve.NewDeps(other, d.Client, serve.NewLogger(&syncBuffer{}, 0))
+	require.NoError(t, err)
+	staging, err := realms.New(od)
+	require.NoError(t, err)
+	err = staging.Init(ctx)
+	require.ErrorContains(t, err, "refusing to start")
+
+	after, err := d.Client.ListDatabaseNames(ctx, bson.M{})
+	require.NoError(t, err)
+	require.Subset(t, after, before, "no database was dropped")
+	n, err := d.RealmDB(tenant.System).Collection("accounts").CountDocuments(ctx, bson.M{})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "the administrator is still the first deployment's")
+}

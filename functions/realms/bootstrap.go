@@ -21,8 +21,8 @@ import (
 
 // Bootstrap makes sure the system realm, its managed policies and an
 // administrator exist, brings realms created by older versions up to date
-// (see upgradeRealms), and drops orphaned realm databases (see
-// SweepOrphans). It is idempotent and safe to run at every start, also in
+// (see upgradeRealms), and, on the embedded store only, drops orphaned
+// realm databases (see SweepOrphans). It is idempotent and safe to run at every start, also in
 // several processes at once, and converges after a crash at any step:
 //   - without any system account, it creates the IAM_ADMIN_EMAIL account
 //     (with password, or a generated one that it returns so that the caller
@@ -54,11 +54,20 @@ func (s *Server) Init(ctx context.Context) error {
 var ErrNoAdminPassword = errors.New("realms: IAM_ADMIN_PASSWORD is required to create the first system administrator")
 
 func (s *Server) bootstrap(ctx context.Context, adminEmail, adminPassword string, mayGenerate bool) (generated string, err error) {
-	if err := s.SweepOrphans(ctx); err != nil {
-		return "", err
+	// Only the embedded store (MONGODB_URI unset: local runs) is known to
+	// hold this deployment's databases alone. A real cluster may hold
+	// another deployment's (another IAM_CORE_DB), or this one's under a
+	// mistyped IAM_CORE_DB: nothing there is ever dropped at start.
+	if s.d.Config.MongoURI == "" {
+		if err := s.SweepOrphans(ctx); err != nil {
+			return "", err
+		}
 	}
 	realm, err := s.find(ctx, tenant.System)
 	if problem.Is(err, problem.NotFound) {
+		if err := s.refuseForeignSystemRealm(ctx); err != nil {
+			return "", err
+		}
 		realm, err = s.Create(ctx, tenant.System, "System", tenant.DefaultSettings())
 		if problem.Is(err, problem.Conflict) { // created concurrently
 			realm, err = s.find(ctx, tenant.System)
@@ -120,6 +129,25 @@ func (s *Server) bootstrap(ctx context.Context, adminEmail, adminPassword string
 		}
 	}
 	return generated, nil
+}
+
+// refuseForeignSystemRealm is called when the registry has no system realm,
+// before one is created: if the cluster already holds a system realm
+// database, it belongs to a registry other than IAM_CORE_DB (another
+// deployment, or a wrong IAM_CORE_DB). Creating the realm over it would take
+// that deployment's administrator away, so the start fails instead. Realm
+// databases are named by realm id alone (tenant.DBName): one cluster holds
+// one deployment.
+func (s *Server) refuseForeignSystemRealm(ctx context.Context) error {
+	names, err := s.d.Client.ListDatabaseNames(ctx, bson.M{"name": tenant.DBName(tenant.System)})
+	if err != nil {
+		return fmt.Errorf("realms.Bootstrap: %w", mongodb.Map(err))
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("realms: IAM_CORE_DB %q has no system realm, but the server holds its database %s: "+
+			"another deployment uses this server, or IAM_CORE_DB is wrong; refusing to start", s.d.Config.CoreDB, names[0])
+	}
+	return nil
 }
 
 // generatePassword makes a 30-character password with upper- and lower-case
