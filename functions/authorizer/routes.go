@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -294,10 +295,9 @@ type match struct {
 // route of the exact method beats an ANY route. ok is false when no route
 // matches.
 func (c *Config) find(method, path string) (m match, ok bool) {
-	p, _ := strings.CutPrefix(path, "/")
-	var parts []string
-	if p != "" {
-		parts = strings.Split(p, "/")
+	parts, ok := segments(path)
+	if !ok {
+		return match{}, false
 	}
 	var best *Route
 	var bestValues map[string]string
@@ -318,6 +318,35 @@ func (c *Config) find(method, path string) (m match, ok bool) {
 		return match{}, false
 	}
 	return match{route: best, values: bestValues}, true
+}
+
+// segments splits a request path into its percent-decoded segments, the
+// values the resource is filled with. ok is false, and the request is
+// denied, for a path a backend could read as another resource than the one
+// judged: a segment that does not decode, or that decodes to "." or "..",
+// or to text holding "/", "\\", "%" (encoded twice) or a control character.
+// Without this, /invoices/%73ecret would be judged as invoice/%73ecret and
+// escape a Deny on invoice/secret*, and /files/public/../private/x as a file
+// under public/.
+func segments(path string) (parts []string, ok bool) {
+	p, _ := strings.CutPrefix(path, "/")
+	if p == "" {
+		return nil, true
+	}
+	parts = strings.Split(p, "/")
+	for i, raw := range parts {
+		seg, err := url.PathUnescape(raw)
+		if err != nil || seg == "." || seg == ".." || strings.ContainsAny(seg, "/\\%") {
+			return nil, false
+		}
+		for _, c := range seg {
+			if c < 0x20 || c == 0x7f {
+				return nil, false
+			}
+		}
+		parts[i] = seg
+	}
+	return parts, true
 }
 
 func (r *Route) match(parts []string) (map[string]string, bool) {

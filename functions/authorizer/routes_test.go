@@ -112,6 +112,18 @@ func TestFind(t *testing.T) {
 		{"GET", "/t/acme/x", "s:X", "irn:s:acme:x"},
 		{"GET", "/t/other/x", "s:X", "irn:s:acme:x"}, // the realm check is Authenticate's
 		{"POST", "/", "", ""},
+		// Segments are judged decoded, as a backend reads them.
+		{"GET", "/pets/%73ecret", "s:GetPet", "irn:s:acme:pet/secret"},
+		{"GET", "/pets/a%20b", "s:GetPet", "irn:s:acme:pet/a b"},
+		// Paths a backend could read as another resource match nothing.
+		{"GET", "/pets/42/toys/../../mine", "", ""},
+		{"GET", "/pets/%2E%2E/mine", "", ""},
+		{"GET", "/pets/./42", "", ""},
+		{"GET", "/pets/a%2Fb", "", ""},
+		{"GET", "/pets/a%5Cb", "", ""},
+		{"GET", "/pets/%2573ecret", "", ""},
+		{"GET", "/pets/%zz", "", ""},
+		{"GET", "/pets/a%00b", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

@@ -104,9 +104,10 @@ func SAM(fns []Function) ([]byte, error) {
 					"(the realms function refuses to start without it); it may be emptied once the administrator exists.",
 			},
 			"AuthorizerRealms": {
-				Type:        "String",
-				Default:     "*",
-				Description: "IAM_AUTHORIZER_REALMS of the Lambda authorizer: the realm ids whose tokens it accepts, comma-separated, or *.",
+				Type:    "String",
+				Default: "",
+				Description: "IAM_AUTHORIZER_REALMS of the Lambda authorizer: the realm ids whose tokens it accepts, comma-separated, or *. " +
+					"Until it is set the authorizer refuses to start. With several, a route without {realm} is decided in the caller's own realm.",
 			},
 			"AuthorizerRoutes": {
 				Type:    "String",
