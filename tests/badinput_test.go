@@ -82,6 +82,8 @@ func TestBadInput(t *testing.T) {
 			status: 400, code: "malformed_json"},
 		{name: "trailing garbage after JSON", method: "POST", path: accounts, token: admin, body: validCreate + `}`,
 			status: 400, code: "malformed_json"},
+		{name: "query string that does not decode", method: "GET", path: accounts + "?email=dup%zz", token: admin,
+			status: 400, code: "malformed_query"},
 		{name: "JSON that is not UTF-8", method: "POST", path: accounts, token: admin,
 			body:   `{"email":"new@example.com","password":"` + badNewPassword + "\x80\xc0\xaf" + `"}`,
 			status: 400, code: "malformed_json"},

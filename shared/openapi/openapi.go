@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -281,6 +282,11 @@ func (h *Handler) serve(w *recorder, r *http.Request) (op *Operation, err error)
 		r.SetPathValue(k, v)
 	}
 
+	// url.Values drops a pair it cannot decode (?email=alice%zz), which
+	// would quietly turn a filtered list into an unfiltered one.
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		return op, problem.New(problem.Invalid, "malformed_query", "The query string is not valid URL encoding.")
+	}
 	if err := h.readBody(r, op); err != nil {
 		return op, err
 	}
