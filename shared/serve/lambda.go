@@ -184,6 +184,8 @@ func unescapeQuery(q map[string]string, bad error) (map[string]string, error) {
 // URL path). The adapters would answer 504 and fail the invocation.
 func (l *Lambda) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	if err != nil {
+		w.Header().Set("Cache-Control", "no-store") // as the pipeline's answers
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		problem.Write(w, (&http.Request{}).WithContext(ctx), nil,
 			problem.New(problem.Invalid, "malformed_event", "The request could not be read."))
 		return

@@ -172,6 +172,9 @@ func run(ctx context.Context, name string, getenv func(string) string, newFn fun
 	}
 	defer func() { _ = d.Client.Disconnect(context.WithoutCancel(ctx)) }()
 	cfg, log := d.Config, d.Log
+	// The Lambda adapter library reports with the standard log package;
+	// through slog its lines are JSON like every other.
+	slog.SetDefault(log)
 	fn, err := newFn(d)
 	if err != nil {
 		return err
