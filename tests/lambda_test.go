@@ -16,27 +16,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
-	"github.com/realmiam/realmiam/functions/accounts"
-	"github.com/realmiam/realmiam/functions/auth"
-	"github.com/realmiam/realmiam/functions/authz"
-	"github.com/realmiam/realmiam/functions/groups"
-	"github.com/realmiam/realmiam/functions/policies"
-	"github.com/realmiam/realmiam/functions/realms"
-	"github.com/realmiam/realmiam/functions/roles"
+	"github.com/realmiam/realmiam/functions"
 	"github.com/realmiam/realmiam/shared/serve"
 )
-
-// functionBuilders are the functions as their cmd/main.go builds them, one
-// per binary.
-var functionBuilders = map[string]func(*serve.Deps) (serve.Function, error){
-	"realms":   func(d *serve.Deps) (serve.Function, error) { return realms.New(d) },
-	"accounts": func(d *serve.Deps) (serve.Function, error) { return accounts.New(d) },
-	"auth":     func(d *serve.Deps) (serve.Function, error) { return auth.New(d) },
-	"authz":    func(d *serve.Deps) (serve.Function, error) { return authz.New(d) },
-	"groups":   func(d *serve.Deps) (serve.Function, error) { return groups.New(d) },
-	"roles":    func(d *serve.Deps) (serve.Function, error) { return roles.New(d) },
-	"policies": func(d *serve.Deps) (serve.Function, error) { return policies.New(d) },
-}
 
 // lambdaFixture is one request of testdata/lambda: how a client sends it
 // over HTTP, and the events API Gateway (REST API, and HTTP API or a
@@ -71,7 +53,7 @@ type lambdaReply struct {
 func TestLambdaEventsMatchHTTP(t *testing.T) {
 	t.Parallel()
 	handlers := map[string]http.Handler{}
-	for name, build := range functionBuilders {
+	for name, build := range functions.Builders() {
 		fn, err := build(env.Deps)
 		require.NoError(t, err)
 		h, err := serve.Handler(env.Deps, fn)
@@ -126,7 +108,7 @@ func TestLambdaEventsMatchHTTP(t *testing.T) {
 			}
 		})
 	}
-	for name := range functionBuilders {
+	for name := range functions.Builders() {
 		require.True(t, covered[name], "no fixture for function %s", name)
 	}
 }
